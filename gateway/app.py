@@ -1,0 +1,85 @@
+"""Builds the gateway: the proxy in front, key management and docs behind it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import structlog
+from fastapi import FastAPI
+
+from gateway import api, service
+from gateway.limits import KeyCache, RateLimiter
+from gateway.proxy import Gateway, GatewayState
+from pentad import SERVICES
+from pentad.db import Database
+from pentad.errors import PROBLEM_RESPONSES, install_error_handlers
+from pentad.http import ASGIApp, RequestContext
+from pentad.settings import Settings
+from pentad.uow import UnitOfWork
+
+log = structlog.get_logger("pentad.gateway")
+
+
+def _without_secret(path: str, body: bytes) -> bytes:
+    # A new key's secret is shown once: its replay record must not keep it.
+    if path.startswith("/gateway/keys"):
+        data = json.loads(body)
+        data["key"] = None
+        return json.dumps(data).encode()
+    return body
+
+
+def create_admin_app(settings: Settings) -> FastAPI:
+    if not settings.secret:
+        raise RuntimeError("PENTAD_SECRET is required to sign callers' identities")
+    missing = [s for s in SERVICES if s not in settings.service_urls]
+    if missing:
+        raise RuntimeError(f"PENTAD_SERVICE_URLS lacks: {', '.join(missing)}")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        db = Database.connect(settings.resolved_database_url())
+        http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60, enable_cleanup_closed=True),
+            timeout=aiohttp.ClientTimeout(total=settings.upstream_timeout_seconds),
+            auto_decompress=False, skip_auto_headers=("User-Agent", "Accept-Encoding"))
+        gw = GatewayState(db=db, http=http, upstreams={s: settings.url_of(s) for s in SERVICES},
+                          secret=settings.secret.encode(), keys=KeyCache(ttl=settings.key_cache_seconds),
+                          limiter=RateLimiter(per_second=settings.rate_limit_per_second,
+                                              burst=settings.rate_limit_burst),
+                          max_body=settings.max_body_bytes, timeout=settings.upstream_timeout_seconds)
+        await _bootstrap(db, settings)
+        try:
+            yield {"gw": gw, "db": db, "settings": settings}
+        finally:
+            await http.close()
+            await db.dispose()
+
+    app = FastAPI(title="Pentad", version="0.1.0", lifespan=lifespan, openapi_url=None,
+                  docs_url=None, redoc_url=None, responses=PROBLEM_RESPONSES,
+                  description="Operations platform for health-tourism Destination Management "
+                              "Organisations: the five pillars of the Health Tourism Pentad "
+                              "and their coordination, behind one gateway.")
+    install_error_handlers(app)
+    app.include_router(api.router)
+    app.add_middleware(UnitOfWork, source="gateway", keep_for_replay=_without_secret)
+    return app
+
+
+async def _bootstrap(db: Database, settings: Settings) -> None:
+    key_file = settings.data_dir / "admin.key"
+    async with db.sessionmaker() as session:
+        created = await service.ensure_bootstrap_admin(
+            session, key_file=key_file, given_key=settings.bootstrap_admin_key or None)
+        await session.commit()
+    if created:
+        log.info("gateway.bootstrap_admin_key", key_file=str(key_file))
+
+
+def create_app(settings: Settings | None = None) -> ASGIApp:
+    settings = settings or Settings(service="gateway")
+    return RequestContext(Gateway(create_admin_app(settings)), access_log=settings.access_log)

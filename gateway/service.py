@@ -1,0 +1,83 @@
+"""API keys: create, list, revoke, and resolve a presented key to its caller."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.models import ApiKey
+from gateway.schemas import KeyIn
+from pentad.errors import NotFound
+from pentad.identity import Caller, Role
+from pentad.ids import new_id
+from pentad.pagination import PageParams, paginate
+
+KEY_PREFIX = "pk_"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+async def create(session: AsyncSession, *, key_in: KeyIn, key: str | None = None) -> tuple[ApiKey, str]:
+    key = key or new_key()
+    record = ApiKey(id=new_id("key"), name=key_in.name, role=key_in.role.value,
+                    stakeholder_id=key_in.stakeholder_id, key_hash=hash_key(key),
+                    prefix=key[: len(KEY_PREFIX) + 6], created_at=datetime.now(UTC))
+    session.add(record)
+    await session.flush()
+    return record, key
+
+
+async def list_(session: AsyncSession, *, paging: PageParams) -> tuple[Sequence[ApiKey], str | None]:
+    return await paginate(session, sa.select(ApiKey).where(ApiKey.revoked_at.is_(None)),
+                          ApiKey.id, paging)
+
+
+async def revoke(session: AsyncSession, *, key_id: str) -> ApiKey:
+    record = await session.get(ApiKey, key_id)
+    if record is None or record.revoked_at is not None:
+        raise NotFound(f"No active key {key_id!r}.")
+    record.revoked_at = datetime.now(UTC)
+    await session.flush()
+    return record
+
+
+async def resolve(session: AsyncSession, *, key_hash: str) -> Caller | None:
+    record = (await session.scalars(sa.select(ApiKey).where(
+        ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)))).first()
+    if record is None:
+        return None
+    return Caller(key_id=record.id, role=Role(record.role), stakeholder_id=record.stakeholder_id)
+
+
+async def ensure_bootstrap_admin(session: AsyncSession, *, key_file: Path,
+                                 given_key: str | None = None) -> bool:
+    """First start: make an admin key (or adopt ``given_key``) and write it to ``key_file``.
+
+    Returns whether a key was created. With ``given_key`` (e.g. from a Kubernetes secret)
+    nothing is written to disk.
+    """
+    if given_key:
+        if await resolve(session, key_hash=hash_key(given_key)) is not None:
+            return False
+        await create(session, key_in=KeyIn(name="bootstrap admin", role=Role.admin), key=given_key)
+        return True
+    if (await session.scalar(sa.select(sa.func.count()).select_from(ApiKey))) or 0:
+        return False
+    _, key = await create(session, key_in=KeyIn(name="bootstrap admin", role=Role.admin))
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.touch(mode=0o600)
+    key_file.chmod(0o600)
+    key_file.write_text(key + "\n")
+    return True

@@ -1,0 +1,63 @@
+"""structlog set-up: JSON lines in production (or when not a TTY), console in dev.
+
+Every line carries ``service`` and, inside a request, ``request_id`` (bound through
+contextvars by the request middleware).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+import orjson
+import structlog
+
+
+def _timestamp(_: object, __: str, event_dict: dict[str, object]) -> dict[str, object]:
+    # time.time() and a float are much cheaper than strftime on the per-request path.
+    event_dict["ts"] = round(time.time(), 6)
+    return event_dict
+
+
+def configure_logging(*, service: str, fmt: str = "auto", level: str = "info") -> None:
+    use_json = fmt == "json" or (fmt == "auto" and not sys.stdout.isatty())
+    level_no = logging.getLevelName(level.upper())
+    if not isinstance(level_no, int):
+        level_no = logging.INFO
+    def _service(_: object, __: str, event_dict: dict[str, object]) -> dict[str, object]:
+        event_dict.setdefault("service", service)
+        return event_dict
+
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        _service,
+        structlog.processors.add_log_level,
+        _timestamp,
+    ]
+    if use_json:
+        processors = [*shared, structlog.processors.format_exc_info,
+                      structlog.processors.JSONRenderer(serializer=orjson.dumps)]
+        factory: structlog.types.WrappedLogger = structlog.BytesLoggerFactory(sys.stdout.buffer)
+    else:
+        processors = [*shared, structlog.dev.ConsoleRenderer()]
+        factory = structlog.PrintLoggerFactory(sys.stdout)
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(level_no),
+        logger_factory=factory,
+        cache_logger_on_first_use=True,
+    )
+    # Libraries that use stdlib logging (uvicorn, alembic, sqlalchemy) go through structlog too.
+    logging.basicConfig(level=level_no, handlers=[_StructlogHandler()], force=True)
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+class _StructlogHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        logger = structlog.get_logger(record.name)
+        msg = record.getMessage()
+        if record.exc_info:
+            logger.log(record.levelno, msg, exc_info=record.exc_info)
+        else:
+            logger.log(record.levelno, msg)

@@ -1,0 +1,78 @@
+"""Transactional outbox and the ordered event feed every service serves.
+
+Service code calls ``record(session, ...)``; the events are written by ``flush`` in the
+same transaction as the change, just before the commit at the edge, so an event exists
+if and only if its change does. ``seq`` order is commit order: on PostgreSQL writers of
+events take a transaction-level advisory lock before inserting, so no transaction can
+commit a lower ``seq`` after a consumer has read a higher one; SQLite has one writer.
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pentad.tables import outbox_events
+from pentad.ids import new_id
+
+_PENDING = "pentad.outbox"
+
+
+def record(session: AsyncSession, *, type: str, subject: str | None, data: dict[str, Any]) -> None:
+    """Queue an event; it is written with the transaction and only if it commits."""
+    session.info.setdefault(_PENDING, []).append((type, subject, data))
+
+
+def pending(session: AsyncSession) -> list[tuple[str, str | None, dict[str, Any]]]:
+    return list(session.info.get(_PENDING, ()))
+
+
+async def flush(session: AsyncSession, *, source: str) -> None:
+    events = session.info.pop(_PENDING, None)
+    if not events:
+        return
+    if session.bind.dialect.name == "postgresql":
+        lock_key = zlib.crc32(f"pentad.outbox:{source}".encode())
+        await session.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key)))
+    now = datetime.now(UTC)
+    await session.execute(outbox_events.insert(), [
+        {"id": new_id("evt"), "type": t, "source": source, "subject": s, "time": now, "data": d}
+        for t, s, d in events
+    ])
+
+
+class CloudEvent(BaseModel):
+    """One event of a feed, in CloudEvents 1.0 JSON form, with its position ``seq``."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    seq: int
+    specversion: str = "1.0"
+    id: str
+    source: str
+    type: str
+    time: datetime
+    subject: str | None = None
+    datacontenttype: str = "application/json"
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventPage(BaseModel):
+    items: list[CloudEvent]
+    next_cursor: str | None = Field(
+        None, description="The `after` to ask for next; null when the feed is drained for now.")
+
+
+async def read_feed(session: AsyncSession, *, after: int, limit: int) -> EventPage:
+    rows = (await session.execute(
+        sa.select(outbox_events).where(outbox_events.c.seq > after)
+        .order_by(outbox_events.c.seq).limit(limit)
+    )).mappings().all()
+    items = [CloudEvent(**{**row, "source": f"/pentad/{row['source']}"}) for row in rows]
+    next_cursor = str(items[-1].seq) if len(items) == limit else None
+    return EventPage(items=items, next_cursor=next_cursor)

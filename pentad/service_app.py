@@ -1,0 +1,88 @@
+"""``build_service_app``: what every pillar service has in common, wired once.
+
+Lifespan-built database and HTTP client, request context, identity check, unit of work,
+problem+json errors, health probes and the ordered event feed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, FastAPI, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from pentad import outbox
+from pentad.db import Database
+from pentad.deps import RequireStaff, Session
+from pentad.errors import PROBLEM_RESPONSES, install_error_handlers
+from pentad.http import RequestContext, VerifyIdentity
+from pentad.settings import Settings
+from pentad.uow import UnitOfWork
+
+
+def health_router(service: str) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health/live", summary="The process is up")
+    async def live() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @router.get("/health/ready", summary="The process can reach its database",
+                responses={503: PROBLEM_RESPONSES[422] | {"description": "Not ready"}})
+    async def ready(session: Session) -> Any:
+        try:
+            await session.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure here means "not ready"
+            return JSONResponse({"type": "https://pentad.example/problems/not-ready",
+                                 "title": "Not ready", "status": 503, "detail": type(exc).__name__},
+                                status_code=503, media_type="application/problem+json")
+        return {"status": "ok", "service": service}
+
+    return router
+
+
+def events_router() -> APIRouter:
+    router = APIRouter(tags=["events"])
+
+    @router.get("/events", response_model=outbox.EventPage, summary="This service's ordered event feed",
+                description="CloudEvents 1.0 with their `seq`; resume with `after` = the last `seq` handled.")
+    async def events(session: Session, _: RequireStaff,
+                     after: Annotated[int, Query(ge=0)] = 0,
+                     limit: Annotated[int, Query(ge=1, le=500)] = 50) -> outbox.EventPage:
+        return await outbox.read_feed(session, after=after, limit=limit)
+
+    return router
+
+
+def build_service_app(settings: Settings, *, title: str, description: str,
+                      routers: Sequence[APIRouter], version: str = "0.1.0") -> FastAPI:
+    if not settings.secret:
+        raise RuntimeError("PENTAD_SECRET is required: services only accept calls the gateway signs")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        db = Database.connect(settings.resolved_database_url())
+        http = httpx.AsyncClient(timeout=httpx.Timeout(settings.upstream_timeout_seconds))
+        try:
+            yield {"db": db, "http": http, "settings": settings}
+        finally:
+            await http.aclose()
+            await db.dispose()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
+                  responses=PROBLEM_RESPONSES)
+    install_error_handlers(app)
+    app.include_router(health_router(settings.service))
+    app.include_router(events_router())
+    for router in routers:
+        app.include_router(router)
+    # Added innermost first: RequestContext wraps VerifyIdentity wraps UnitOfWork.
+    app.add_middleware(UnitOfWork, source=settings.service)
+    app.add_middleware(VerifyIdentity, secret=settings.secret.encode(),
+                       max_age=settings.signature_max_age_seconds)
+    app.add_middleware(RequestContext, access_log=settings.access_log)
+    return app

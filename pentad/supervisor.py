@@ -1,0 +1,142 @@
+"""``pentad up``: every service and the gateway, each in its own process.
+
+Migrates every database first, starts the services on the ports after the gateway's,
+then the gateway; restarts a process that dies (with back-off) and stops them all
+cleanly on Ctrl-C / SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import structlog
+
+from pentad import SERVICES, migrate
+from pentad.settings import Settings, default_service_urls
+
+log = structlog.get_logger("pentad.up")
+
+
+def load_or_create_secret(data_dir: Path) -> str:
+    if env := os.environ.get("PENTAD_SECRET"):
+        return env
+    path = data_dir / "secret"
+    if path.exists():
+        return path.read_text().strip()
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    secret = secrets.token_urlsafe(32)
+    path.write_text(secret + "\n")
+    return secret
+
+
+@dataclass
+class Child:
+    component: str
+    env: dict[str, str]
+    proc: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+    started_at: float = field(default=0.0)
+
+    async def start(self) -> None:
+        self.started_at = time.monotonic()
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "pentad.serve", self.component, env=self.env)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        self.proc.terminate()
+        try:
+            await asyncio.wait_for(self.proc.wait(), grace)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+class Supervisor:
+    def __init__(self, *, host: str, port: int, data_dir: Path, demo: bool) -> None:
+        self.host, self.port, self.data_dir, self.demo = host, port, data_dir.resolve(), demo
+        self.children: list[Child] = []
+        self.stopping = asyncio.Event()
+
+    def _env(self, component: str, port: int, secret: str, urls: dict[str, str]) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(PENTAD_SERVICE=component, PENTAD_HOST=self.host, PENTAD_PORT=str(port),
+                   PENTAD_SECRET=secret, PENTAD_DATA_DIR=str(self.data_dir),
+                   PENTAD_SERVICE_URLS=json.dumps(urls))
+        return env
+
+    async def run(self) -> int:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        secret = load_or_create_secret(self.data_dir)
+        urls = default_service_urls(self.host, self.port)
+        await asyncio.to_thread(migrate_all, self.data_dir)
+        for i, name in enumerate(SERVICES, start=1):
+            self.children.append(Child(name, self._env(name, self.port + i, secret, urls)))
+        self.children.append(Child("gateway", self._env("gateway", self.port, secret, urls)))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stopping.set)
+        for child in self.children:
+            await child.start()
+        gateway = f"http://{self.host}:{self.port}"
+        if not await wait_healthy(gateway, timeout=60):
+            log.error("up.unhealthy", gateway=gateway)
+        else:
+            if self.demo:
+                from pentad import demo
+
+                await demo.load(gateway, self.data_dir)
+            print(f"\nPentad is up: {gateway}  (docs: {gateway}/docs)\n"
+                  f"Admin key: {self.data_dir / 'admin.key'}\n", flush=True)
+        await self._watch()
+        await asyncio.gather(*(c.stop() for c in reversed(self.children)))
+        return 0
+
+    async def _watch(self) -> None:
+        while not self.stopping.is_set():
+            for child in self.children:
+                if child.proc is not None and child.proc.returncode is not None and not self.stopping.is_set():
+                    # Back off when a process keeps dying right after starting.
+                    quick = time.monotonic() - child.started_at < 10
+                    child.restarts = child.restarts + 1 if quick else 0
+                    delay = min(30.0, 0.5 * 2 ** child.restarts) if quick else 0.5
+                    log.warning("up.restart", component=child.component,
+                                returncode=child.proc.returncode, delay_s=delay)
+                    await asyncio.sleep(delay)
+                    if not self.stopping.is_set():
+                        await child.start()
+            try:
+                await asyncio.wait_for(self.stopping.wait(), 0.5)
+            except TimeoutError:
+                pass
+
+
+def migrate_all(data_dir: Path) -> None:
+    for component in migrate.COMPONENTS:
+        settings = Settings(service=component, data_dir=data_dir)
+        migrate.upgrade(component, settings.resolved_database_url())
+        log.info("migrate.done", component=component)
+
+
+async def wait_healthy(gateway: str, *, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=2) as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get(gateway + "/health")).status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.25)
+    return False

@@ -1,0 +1,1 @@
+"""The pillar services and the coordinator, one package each."""

@@ -1,0 +1,1 @@
+"""Administration service: Accreditation schemes and records, memberships, complaints and the audit trail."""

@@ -1,0 +1,7 @@
+"""Routes of the Administration service (thin: the logic lives in service.py)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

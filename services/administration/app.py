@@ -1,0 +1,18 @@
+"""Builds the Administration service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from pentad.service_app import build_service_app
+from pentad.settings import Settings
+from services.administration import api
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return build_service_app(
+        settings or Settings(service="administration"),
+        title="Pentad Administration",
+        description="Accreditation schemes and records, memberships, complaints and the audit trail.",
+        routers=[api.router],
+    )

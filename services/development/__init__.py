@@ -1,0 +1,1 @@
+"""Development service: Thresholds, gap analysis and development initiatives towards a real cluster."""

@@ -1,0 +1,18 @@
+"""Builds the Development service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from pentad.service_app import build_service_app
+from pentad.settings import Settings
+from services.development import api
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return build_service_app(
+        settings or Settings(service="development"),
+        title="Pentad Development",
+        description="Thresholds, gap analysis and development initiatives towards a real cluster.",
+        routers=[api.router],
+    )

@@ -1,0 +1,1 @@
+"""DMO coordinator service: Cross-pillar actions and reactions: offer, readiness, campaign launch, scorecard."""

@@ -1,0 +1,18 @@
+"""Builds the Integration service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from pentad.service_app import build_service_app
+from pentad.settings import Settings
+from services.integration import api
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return build_service_app(
+        settings or Settings(service="integration"),
+        title="Pentad Integration",
+        description="The stakeholder register, provider capacity, packages and quotes: one integrated offer.",
+        routers=[api.router],
+    )

@@ -1,0 +1,1 @@
+"""Promotion service: Campaigns bound to segments and markets, enquiries routed to partners, attribution."""

@@ -1,0 +1,18 @@
+"""Builds the Segmentation service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from pentad.service_app import build_service_app
+from pentad.settings import Settings
+from services.segmentation import api
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return build_service_app(
+        settings or Settings(service="segmentation"),
+        title="Pentad Segmentation",
+        description="Which patient segments the destination serves, from which source markets, and how attractive each is.",
+        routers=[api.router],
+    )
