@@ -12,26 +12,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pentad.errors import Forbidden, Unauthenticated
 from pentad.identity import Caller, Role
 from pentad.settings import Settings
+from pentad.uow import session_of
 
 
-def _session(request: Request) -> AsyncSession:
-    session: AsyncSession = request.state.session
-    return session
+# Every dependency is ``async def``: FastAPI runs plain ``def`` ones in a thread pool,
+# which measured ~100 us a request on this path.
+async def _session(request: Request) -> AsyncSession:
+    return session_of(request.scope)
 
 
-def _caller(request: Request) -> Caller:
+async def _caller(request: Request) -> Caller:
     caller: Caller | None = getattr(request.state, "caller", None)
     if caller is None:
         raise Unauthenticated("No caller identity on this request.")
     return caller
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.state.settings
     return settings
 
 
-def _http(request: Request) -> httpx.AsyncClient:
+async def _http(request: Request) -> httpx.AsyncClient:
     client: httpx.AsyncClient = request.state.http
     return client
 
@@ -45,7 +47,7 @@ HttpClient = Annotated[httpx.AsyncClient, Depends(_http)]
 def require(*roles: Role) -> Callable[..., Any]:
     allowed = frozenset(roles)
 
-    def check(caller: CurrentCaller) -> Caller:
+    async def check(caller: CurrentCaller) -> Caller:
         if caller.role not in allowed:
             raise Forbidden(f"This needs one of the roles: {', '.join(sorted(allowed))}.")
         return caller

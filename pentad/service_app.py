@@ -13,11 +13,13 @@ from typing import Annotated, Any
 import httpx
 from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from pentad import outbox
 from pentad.db import Database
-from pentad.deps import RequireStaff, Session
+from pentad.deps import CurrentCaller, RequireStaff, Session
+from pentad.identity import Role
 from pentad.errors import PROBLEM_RESPONSES, install_error_handlers
 from pentad.http import RequestContext, VerifyIdentity
 from pentad.settings import Settings
@@ -41,6 +43,23 @@ def health_router(service: str) -> APIRouter:
                                  "title": "Not ready", "status": 503, "detail": type(exc).__name__},
                                 status_code=503, media_type="application/problem+json")
         return {"status": "ok", "service": service}
+
+    return router
+
+
+class WhoAmI(BaseModel):
+    key_id: str
+    role: Role
+    stakeholder_id: str | None
+
+
+def whoami_router() -> APIRouter:
+    router = APIRouter(tags=["identity"])
+
+    @router.get("/whoami", response_model=WhoAmI, summary="Who this service takes the caller to be",
+                description="Lets a provider or facilitator system check what its key is bound to.")
+    async def whoami(caller: CurrentCaller) -> WhoAmI:
+        return WhoAmI(key_id=caller.key_id, role=caller.role, stakeholder_id=caller.stakeholder_id)
 
     return router
 
@@ -78,6 +97,7 @@ def build_service_app(settings: Settings, *, title: str, description: str,
     install_error_handlers(app)
     app.include_router(health_router(settings.service))
     app.include_router(events_router())
+    app.include_router(whoami_router())
     for router in routers:
         app.include_router(router)
     # Added innermost first: RequestContext wraps VerifyIdentity wraps UnitOfWork.

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pentad import outbox
-from pentad.db import Database, write_intent
+from pentad.db import write_intent
 from pentad.http import ASGIApp, Message, Receive, Scope, Send, header, send_problem
 from pentad.identity import Caller
 from pentad.tables import idempotency_records
@@ -72,6 +72,15 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+def session_of(scope: Scope) -> AsyncSession:
+    """The request's session, opened on first use (a request that never asks pays nothing)."""
+    state = scope["state"]
+    session: AsyncSession | None = state.get("session")
+    if session is None:
+        session = state["session"] = state["db"].sessionmaker()
+    return session
+
+
 class UnitOfWork:
     def __init__(self, app: ASGIApp, *, source: str,
                  keep_for_replay: Callable[[str, bytes], bytes] | None = None) -> None:
@@ -85,29 +94,30 @@ class UnitOfWork:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
-        db: Database = state["db"]
         writes = scope["method"] not in SAFE_METHODS
         token = write_intent.set(writes)
-        session = db.sessionmaker()
-        state["session"] = session
         try:
             idem_key = header(scope, b"idempotency-key") if scope["method"] == "POST" else None
             caller: Caller | None = state.get("caller")
             if not writes:
                 await self.app(scope, receive, send)
             elif idem_key is not None and caller is not None:
-                await self._idempotent(scope, receive, send, session, caller.key_id, idem_key)
+                await self._idempotent(scope, receive, send, caller.key_id, idem_key)
             else:
-                await self._transactional(scope, receive, send, session)
+                await self._transactional(scope, receive, send)
         finally:
-            await session.close()
+            session: AsyncSession | None = state.pop("session", None)
+            if session is not None:
+                await session.close()
             write_intent.reset(token)
 
-    async def _transactional(self, scope: Scope, receive: Receive, send: Send,
-                             session: AsyncSession) -> None:
+    async def _transactional(self, scope: Scope, receive: Receive, send: Send) -> None:
         answer = _Buffered()
         await self.app(scope, receive, answer)
-        if answer.status < 400:
+        session = scope["state"].get("session")
+        if session is None:
+            pass  # the route never touched the database
+        elif answer.status < 400:
             await self._commit(session)
         else:
             await session.rollback()
@@ -118,7 +128,7 @@ class UnitOfWork:
         await session.commit()
 
     async def _idempotent(self, scope: Scope, receive: Receive, send: Send,
-                          session: AsyncSession, key_id: str, idem_key: str) -> None:
+                          key_id: str, idem_key: str) -> None:
         request_id = scope["state"].get("request_id", "")
         if not 1 <= len(idem_key) <= 255:
             await send_problem(send, 422, "validation-error", "Validation error",
@@ -127,6 +137,7 @@ class UnitOfWork:
         body = await _read_body(receive)
         digest = hashlib.sha256(b"\n".join((scope["method"].encode(), scope.get("raw_path") or b"",
                                             scope.get("query_string", b""), body))).hexdigest()
+        session = session_of(scope)
         if await self._replay_if_known(send, session, key_id, idem_key, digest, request_id):
             return
         answer = _Buffered()
