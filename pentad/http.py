@@ -69,10 +69,16 @@ class RequestContext:
             return
         start = time.perf_counter()
         request_id = keep_or_make_request_id(header(scope, b"x-request-id"))
-        scope.setdefault("state", {})["request_id"] = request_id
+        # A per-request copy of the lifespan state: request-scoped items (caller, session)
+        # go in here, and not every server copies it for us.
+        scope["state"] = {**scope.get("state", {}), "request_id": request_id}
         current_request_id.set(request_id)
-        current_traceparent.set(header(scope, b"traceparent") or "")
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        traceparent = header(scope, b"traceparent")
+        current_traceparent.set(traceparent or "")
+        if traceparent:
+            structlog.contextvars.bind_contextvars(request_id=request_id, traceparent=traceparent)
+        else:
+            structlog.contextvars.bind_contextvars(request_id=request_id)
         rid = request_id.encode()
         status = 500
 
@@ -89,7 +95,7 @@ class RequestContext:
             if self.access_log:
                 log.info("request", method=scope["method"], path=scope["path"], status=status,
                          duration_ms=round((time.perf_counter() - start) * 1000, 3))
-            structlog.contextvars.unbind_contextvars("request_id")
+            structlog.contextvars.unbind_contextvars("request_id", "traceparent")
 
 
 # Probes and the gateway's OpenAPI merge must work without a caller.

@@ -20,7 +20,7 @@ def _timestamp(_: object, __: str, event_dict: dict[str, object]) -> dict[str, o
     return event_dict
 
 
-def configure_logging(*, service: str, fmt: str = "auto", level: str = "info") -> None:
+def configure_logging(*, service: str, fmt: str = "auto", level: str = "info", cache: bool = True) -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stdout.isatty())
     level_no = logging.getLevelName(level.upper())
     if not isinstance(level_no, int):
@@ -46,7 +46,7 @@ def configure_logging(*, service: str, fmt: str = "auto", level: str = "info") -
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(level_no),
         logger_factory=factory,
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache,  # tests turn it off to capture lines
     )
     # Libraries that use stdlib logging (uvicorn, alembic, sqlalchemy) go through structlog too.
     logging.basicConfig(level=level_no, handlers=[_StructlogHandler()], force=True)

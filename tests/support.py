@@ -1,0 +1,142 @@
+"""Test helpers: databases per test (built by Alembic), signed callers, in-process apps."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import AsyncIterator, Generator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import uvicorn
+from asgi_lifespan import LifespanManager
+
+from pentad import migrate
+from pentad.http import new_request_id
+from pentad.identity import Caller, Role, sign
+from pentad.settings import Settings
+
+SECRET = "test-secret"
+PG_ADMIN_URL = os.environ.get("PENTAD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+class SignedAs(httpx.Auth):
+    """Signs each request as ``caller``, the way the gateway does."""
+
+    def __init__(self, caller: Caller, secret: str = SECRET) -> None:
+        self.caller = caller
+        self.secret = secret.encode()
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request_id = request.headers.get("x-request-id") or new_request_id()
+        request.headers["x-request-id"] = request_id
+        path = request.url.raw_path.split(b"?", 1)[0].decode()
+        for k, v in sign(self.secret, method=request.method, path=path, caller=self.caller,
+                         request_id=request_id):
+            request.headers[k] = v
+        yield request
+
+
+STAFF = Caller("key_staff", Role.staff)
+ADMIN = Caller("key_admin", Role.admin)
+
+
+def provider(stakeholder_id: str) -> Caller:
+    return Caller(f"key_prov_{stakeholder_id}", Role.provider, stakeholder_id)
+
+
+def facilitator(stakeholder_id: str) -> Caller:
+    return Caller(f"key_fac_{stakeholder_id}", Role.facilitator, stakeholder_id)
+
+
+class DatabaseFactory:
+    """Migrates one template per component once, then hands each test a fresh copy."""
+
+    def __init__(self, backend: str, tmp: Path) -> None:
+        self.backend = backend
+        self.tmp = tmp
+        self._templates: dict[str, str] = {}
+        self._created: list[str] = []
+        self.run_id = uuid.uuid4().hex[:8]
+
+    async def _template(self, component: str) -> str:
+        if component not in self._templates:
+            if self.backend == "sqlite":
+                path = self.tmp / f"template_{component}.db"
+                await asyncio.to_thread(migrate.upgrade, component, f"sqlite+aiosqlite:///{path}")
+                self._templates[component] = str(path)
+            else:
+                name = f"pentad_tpl_{component}_{self.run_id}"
+                await self._pg(f'CREATE DATABASE "{name}"')
+                self._created.append(name)
+                await asyncio.to_thread(migrate.upgrade, component,
+                                        f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}")
+                self._templates[component] = name
+        return self._templates[component]
+
+    async def new(self, component: str) -> str:
+        template = await self._template(component)
+        if self.backend == "sqlite":
+            path = self.tmp / f"{component}_{uuid.uuid4().hex[:10]}.db"
+            shutil.copyfile(template, path)
+            return f"sqlite+aiosqlite:///{path}"
+        name = f"pentad_t_{component[:6]}_{uuid.uuid4().hex[:10]}"
+        await self._pg(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        self._created.append(name)
+        return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+
+    async def _pg(self, sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    async def drop_all(self) -> None:
+        for name in reversed(self._created):
+            await self._pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def settings_for(component: str, url: str, tmp: Path, **overrides: Any) -> Settings:
+    return Settings(service=component, database_url=url, secret=SECRET, data_dir=tmp,
+                    log_format="json", **overrides)
+
+
+@asynccontextmanager
+async def asgi_client(app: Any, caller: Caller | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """Drives an app in-process, lifespan included."""
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test",
+                                     auth=SignedAs(caller) if caller else None) as client:
+            yield client
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@asynccontextmanager
+async def serving(app: Any, port: int | None = None) -> AsyncIterator[str]:
+    """Runs an ASGI app under a real uvicorn server in this loop; yields its URL."""
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
+                                           access_log=False, lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
