@@ -69,7 +69,7 @@ async def health(request: Request) -> Any:
             return "down"
 
     results = await asyncio.gather(*(probe(b) for b in gw.upstreams.values()))
-    services = {n: ServiceHealth(status=s, url=b) for (n, b), s in zip(gw.upstreams.items(), results)}
+    services = {n: ServiceHealth(status=s, url=b) for (n, b), s in zip(gw.upstreams.items(), results, strict=True)}
     body = Health(status="ok" if all(s == "ok" for s in results) else "degraded", services=services)
     return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from pentad.errors import NotFound
 from pentad.identity import Caller, Role
 from pentad.ids import new_id
 from pentad.pagination import PageParams, paginate
+from pentad.settings import write_private_file
 
 KEY_PREFIX = "pk_"
 
@@ -76,8 +78,5 @@ async def ensure_bootstrap_admin(session: AsyncSession, *, key_file: Path,
     if (await session.scalar(sa.select(sa.func.count()).select_from(ApiKey))) or 0:
         return False
     _, key = await create(session, key_in=KeyIn(name="bootstrap admin", role=Role.admin))
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    key_file.touch(mode=0o600)
-    key_file.chmod(0o600)
-    key_file.write_text(key + "\n")
+    await asyncio.to_thread(write_private_file, key_file, key)
     return True

@@ -41,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    configure_logging(service="pentad", fmt="auto")
+    # `up` shares stdout with the processes it starts; the other commands print results there.
+    configure_logging(service="pentad", fmt="auto", stream=sys.stdout if args.command == "up" else sys.stderr)
     if args.command == "up":
         from pentad.supervisor import Supervisor
 

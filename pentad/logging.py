@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from typing import TextIO
 
 import orjson
 import structlog
@@ -20,8 +21,10 @@ def _timestamp(_: object, __: str, event_dict: dict[str, object]) -> dict[str, o
     return event_dict
 
 
-def configure_logging(*, service: str, fmt: str = "auto", level: str = "info", cache: bool = True) -> None:
-    use_json = fmt == "json" or (fmt == "auto" and not sys.stdout.isatty())
+def configure_logging(*, service: str, fmt: str = "auto", level: str = "info", cache: bool = True,
+                      stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
+    use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     level_no = logging.getLevelName(level.upper())
     if not isinstance(level_no, int):
         level_no = logging.INFO
@@ -38,10 +41,10 @@ def configure_logging(*, service: str, fmt: str = "auto", level: str = "info", c
     if use_json:
         processors = [*shared, structlog.processors.format_exc_info,
                       structlog.processors.JSONRenderer(serializer=orjson.dumps)]
-        factory: structlog.types.WrappedLogger = structlog.BytesLoggerFactory(sys.stdout.buffer)
+        factory: structlog.types.WrappedLogger = structlog.BytesLoggerFactory(stream.buffer)
     else:
         processors = [*shared, structlog.dev.ConsoleRenderer()]
-        factory = structlog.PrintLoggerFactory(sys.stdout)
+        factory = structlog.PrintLoggerFactory(stream)
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(level_no),

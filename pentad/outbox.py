@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pentad.tables import outbox_events
 from pentad.ids import new_id
+from pentad.tables import outbox_events
 
 _PENDING = "pentad.outbox"
 

@@ -19,9 +19,9 @@ from sqlalchemy import text
 from pentad import outbox
 from pentad.db import Database
 from pentad.deps import CurrentCaller, RequireStaff, Session
-from pentad.identity import Role
 from pentad.errors import PROBLEM_RESPONSES, install_error_handlers
 from pentad.http import RequestContext, VerifyIdentity
+from pentad.identity import Role
 from pentad.settings import Settings
 from pentad.uow import UnitOfWork
 
@@ -38,7 +38,7 @@ def health_router(service: str) -> APIRouter:
     async def ready(session: Session) -> Any:
         try:
             await session.execute(text("SELECT 1"))
-        except Exception as exc:  # noqa: BLE001 - any failure here means "not ready"
+        except Exception as exc:
             return JSONResponse({"type": "https://pentad.example/problems/not-ready",
                                  "title": "Not ready", "status": 503, "detail": type(exc).__name__},
                                 status_code=503, media_type="application/problem+json")

@@ -53,6 +53,14 @@ class Settings(BaseSettings):
             raise LookupError(f"no URL configured for service {service!r}") from None
 
 
+def write_private_file(path: Path, text: str) -> None:
+    """Secrets on disk (the signing secret, the bootstrap key): readable by the owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(text + "\n")
+
+
 def default_service_urls(host: str, gateway_port: int) -> dict[str, str]:
     """Services listen on the ports right after the gateway's, in pillar order."""
     return {name: f"http://{host}:{gateway_port + i}" for i, name in enumerate(SERVICES, start=1)}

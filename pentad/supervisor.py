@@ -21,7 +21,7 @@ import httpx
 import structlog
 
 from pentad import SERVICES, migrate
-from pentad.settings import Settings, default_service_urls
+from pentad.settings import Settings, default_service_urls, write_private_file
 
 log = structlog.get_logger("pentad.up")
 
@@ -32,10 +32,8 @@ def load_or_create_secret(data_dir: Path) -> str:
     path = data_dir / "secret"
     if path.exists():
         return path.read_text().strip()
-    path.touch(mode=0o600)
-    path.chmod(0o600)
     secret = secrets.token_urlsafe(32)
-    path.write_text(secret + "\n")
+    write_private_file(path, secret)
     return secret
 
 
@@ -90,7 +88,7 @@ class Supervisor:
         for child in self.children:
             await child.start()
         gateway = f"http://{self.host}:{self.port}"
-        if not await wait_healthy(gateway, timeout=60):
+        if not await wait_healthy(gateway, within=60):
             log.error("up.unhealthy", gateway=gateway)
         else:
             if self.demo:
@@ -129,8 +127,8 @@ def migrate_all(data_dir: Path) -> None:
         log.info("migrate.done", component=component)
 
 
-async def wait_healthy(gateway: str, *, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
+async def wait_healthy(gateway: str, *, within: float) -> bool:
+    deadline = time.monotonic() + within
     async with httpx.AsyncClient(timeout=2) as client:
         while time.monotonic() < deadline:
             try:

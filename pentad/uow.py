@@ -11,8 +11,8 @@ answer back and creates nothing, even across a crash or a race between two repli
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa

@@ -1,1 +1,4 @@
-"""Administration service: Accreditation schemes and records, memberships, complaints and the audit trail."""
+"""Administration service.
+
+Accreditation schemes and records, memberships, complaints and the audit trail.
+"""

@@ -13,6 +13,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return build_service_app(
         settings or Settings(service="administration"),
         title="Pentad Administration",
-        description="Accreditation schemes and records, memberships, complaints and the audit trail.",
+        description=(
+            "Accreditation schemes and records, memberships, complaints and the audit trail."
+        ),
         routers=[api.router],
     )

@@ -1,1 +1,4 @@
-"""Development service: Thresholds, gap analysis and development initiatives towards a real cluster."""
+"""Development service.
+
+Thresholds, gap analysis and development initiatives towards a real cluster.
+"""

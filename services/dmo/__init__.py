@@ -1,1 +1,4 @@
-"""DMO coordinator service: Cross-pillar actions and reactions: offer, readiness, campaign launch, scorecard."""
+"""DMO coordinator service.
+
+Cross-pillar actions and reactions: offer, readiness, campaign launch, scorecard.
+"""

@@ -13,6 +13,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return build_service_app(
         settings or Settings(service="dmo"),
         title="Pentad DMO coordinator",
-        description="Cross-pillar actions and reactions: offer, readiness, campaign launch, scorecard.",
+        description=(
+            "Cross-pillar actions and reactions: offer, readiness, campaign launch, scorecard."
+        ),
         routers=[api.router],
     )

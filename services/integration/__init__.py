@@ -1,1 +1,4 @@
-"""Integration service: The stakeholder register, provider capacity, packages and quotes: one integrated offer."""
+"""Integration service.
+
+The stakeholder register, provider capacity, packages and quotes: one integrated offer.
+"""

@@ -13,6 +13,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return build_service_app(
         settings or Settings(service="integration"),
         title="Pentad Integration",
-        description="The stakeholder register, provider capacity, packages and quotes: one integrated offer.",
+        description=(
+            "The stakeholder register, provider capacity, packages and quotes: one integrated offer."
+        ),
         routers=[api.router],
     )

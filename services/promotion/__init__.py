@@ -1,1 +1,4 @@
-"""Promotion service: Campaigns bound to segments and markets, enquiries routed to partners, attribution."""
+"""Promotion service.
+
+Campaigns bound to segments and markets, enquiries routed to partners, attribution.
+"""

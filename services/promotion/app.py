@@ -13,6 +13,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return build_service_app(
         settings or Settings(service="promotion"),
         title="Pentad Promotion",
-        description="Campaigns bound to segments and markets, enquiries routed to partners, attribution.",
+        description=(
+            "Campaigns bound to segments and markets, enquiries routed to partners, attribution."
+        ),
         routers=[api.router],
     )

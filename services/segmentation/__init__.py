@@ -1,1 +1,4 @@
-"""Segmentation service: Which patient segments the destination serves, from which source markets, and how attractive each is."""
+"""Segmentation service.
+
+Which patient segments the destination serves, from which source markets, and how attractive each is.
+"""

@@ -13,6 +13,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return build_service_app(
         settings or Settings(service="segmentation"),
         title="Pentad Segmentation",
-        description="Which patient segments the destination serves, from which source markets, and how attractive each is.",
+        description=(
+            "Which patient segments the destination serves, from which source markets, and how attractive each is."
+        ),
         routers=[api.router],
     )

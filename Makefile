@@ -1,0 +1,37 @@
+# Two commands for a newcomer: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+DATA   ?= ./var
+
+.PHONY: run test lint bench install clean
+
+$(BIN)/pentad: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(BIN)/pentad
+
+## Start the platform on SQLite with the demo destination: http://127.0.0.1:$(PORT)
+run: install
+	$(BIN)/pentad up --port $(PORT) --data-dir $(DATA)
+
+## Run every test (SQLite and PostgreSQL), plus lint.
+test: install
+	$(BIN)/ruff check pentad services gateway tests bench
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff check pentad services gateway tests bench
+	$(BIN)/mypy pentad services gateway
+
+## Benchmarks (need wrk; PostgreSQL for the ingest one).
+bench: install
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python bench/gateway.py
+
+clean:
+	rm -rf $(VENV) $(DATA) *.egg-info
