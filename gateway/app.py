@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+from sqlalchemy.exc import IntegrityError
 import structlog
 from fastapi import FastAPI
 
@@ -52,8 +53,8 @@ def create_admin_app(settings: Settings) -> FastAPI:
                           limiter=RateLimiter(per_second=settings.rate_limit_per_second,
                                               burst=settings.rate_limit_burst),
                           max_body=settings.max_body_bytes, timeout=settings.upstream_timeout_seconds)
-        await _bootstrap(db, settings)
         try:
+            await _bootstrap(db, settings)
             yield {"gw": gw, "db": db, "settings": settings}
         finally:
             await http.close()
@@ -72,10 +73,13 @@ def create_admin_app(settings: Settings) -> FastAPI:
 
 async def _bootstrap(db: Database, settings: Settings) -> None:
     key_file = settings.data_dir / "admin.key"
-    async with db.sessionmaker() as session:
-        created = await service.ensure_bootstrap_admin(
-            session, key_file=key_file, given_key=settings.bootstrap_admin_key or None)
-        await session.commit()
+    try:
+        async with db.sessionmaker() as session:
+            created = await service.ensure_bootstrap_admin(
+                session, key_file=key_file, given_key=settings.bootstrap_admin_key or None)
+            await session.commit()
+    except IntegrityError:
+        created = False  # another replica starting at the same moment made it first
     if created:
         log.info("gateway.bootstrap_admin_key", key_file=str(key_file))
 

@@ -71,7 +71,8 @@ async def ensure_bootstrap_admin(session: AsyncSession, *, key_file: Path,
     nothing is written to disk.
     """
     if given_key:
-        if await resolve(session, key_hash=hash_key(given_key)) is not None:
+        # Known already, even if since revoked: a revoked bootstrap key must stay revoked.
+        if await session.scalar(sa.select(ApiKey.id).where(ApiKey.key_hash == hash_key(given_key))):
             return False
         await create(session, key_in=KeyIn(name="bootstrap admin", role=Role.admin), key=given_key)
         return True
