@@ -1,56 +1,92 @@
 """Base of the typed clients services use to call each other.
 
-Every call is signed as the current caller (or as the calling service itself when it
-acts on its own) and carries the request id and trace of the request it serves.
-Problem answers come back as ``UpstreamError`` carrying the problem.
+A service calls another as itself (``service:<name>``, staff rights): lookups such as FX
+rates or the specialty vocabulary are system reads, whoever the end caller is. Every call
+carries the request id and trace of the request it serves. Failures become problems:
+unreachable or timing out is 503, any other failed answer 502.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import httpx
+from fastapi import Depends, Request
 from pydantic import BaseModel
 
+from pentad.errors import PentadError
 from pentad.http import current_request_id, current_traceparent, new_request_id
-from pentad.identity import Caller, sign
+from pentad.identity import Caller, Role, sign
+from pentad.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
+C = TypeVar("C", bound="ServiceClient")
 
 
-class UpstreamError(Exception):
-    def __init__(self, status: int, problem: dict[str, Any]) -> None:
-        super().__init__(f"{status}: {problem.get('detail') or problem.get('title')}")
-        self.status = status
-        self.problem = problem
+class UpstreamError(PentadError):
+    status, slug, title = 502, "upstream-error", "A service behind this one failed"
+
+    def __init__(self, detail: str, *, upstream_status: int | None = None,
+                 problem: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.upstream_status = upstream_status
+        self.problem = problem or {}
+
+
+class UpstreamUnavailable(UpstreamError):
+    status, slug, title = 503, "upstream-unavailable", "A service behind this one is unavailable"
 
 
 class ServiceClient:
+    service: str = ""  # the service this client calls; subclasses set it
+
     def __init__(self, http: httpx.AsyncClient, *, base_url: str, secret: bytes, caller: Caller) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
         self._secret = secret
         self._caller = caller
 
+    @classmethod
+    def for_settings(cls: type[C], http: httpx.AsyncClient, settings: Settings) -> C:
+        return cls(http, base_url=settings.url_of(cls.service), secret=settings.secret.encode(),
+                   caller=Caller(f"service:{settings.service}", Role.staff))
+
     async def request(self, method: str, path: str, *, json: Any = None,
-                      params: dict[str, Any] | None = None,
+                      params: dict[str, Any] | list[tuple[str, Any]] | None = None,
                       headers: dict[str, str] | None = None) -> httpx.Response:
         request_id = current_request_id.get() or new_request_id()
-        out = dict(sign(self._secret, method=method, path=path, caller=self._caller,
-                        request_id=request_id))
+        out = dict(sign(self._secret, method=method, path=path, caller=self._caller, request_id=request_id))
         out["x-request-id"] = request_id
         if traceparent := current_traceparent.get():
             out["traceparent"] = traceparent
         out.update(headers or {})
-        response = await self._http.request(method, self._base + path, json=json, params=params,
-                                            headers=out)
+        try:
+            response = await self._http.request(method, self._base + path, json=json, params=params,
+                                                headers=out)
+        except httpx.TransportError as exc:
+            raise UpstreamUnavailable(f"{self.service} did not answer ({type(exc).__name__}).") from exc
         if response.status_code >= 400:
             try:
                 problem = response.json()
             except ValueError:
                 problem = {"title": response.reason_phrase}
-            raise UpstreamError(response.status_code, problem)
+            raise UpstreamError(f"{self.service} answered {response.status_code}: "
+                                f"{problem.get('detail') or problem.get('title')}",
+                                upstream_status=response.status_code, problem=problem)
         return response
 
     async def get_model(self, path: str, model: type[M], **kw: Any) -> M:
         return model.model_validate_json((await self.request("GET", path, **kw)).content)
+
+
+def client_dependency(cls: type[C]) -> Any:
+    """``Annotated`` alias giving a route a client of ``cls`` built from the app's state."""
+
+    async def build(request: Request) -> C:
+        return cls.for_settings(request.state.http, request.state.settings)
+
+    return Annotated[cls, Depends(build)]
+
+
+ClientFactory = Callable[[httpx.AsyncClient, Settings], ServiceClient]

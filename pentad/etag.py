@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from starlette.responses import Response
+
 from pentad.errors import PreconditionFailed
 
 
@@ -19,3 +21,7 @@ def check_if_match(if_match: str | None, version: int) -> None:
     raise PreconditionFailed(
         f"The record changed since you read it (current ETag {etag_of(version)}); "
         "read it again and retry.")
+
+
+def set_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = etag_of(version)

@@ -54,6 +54,7 @@ def configure_logging(*, service: str, fmt: str = "auto", level: str = "info", c
     # Libraries that use stdlib logging (uvicorn, alembic, sqlalchemy) go through structlog too.
     logging.basicConfig(level=level_no, handlers=[_StructlogHandler()], force=True)
     logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per outgoing call is noise
 
 
 class _StructlogHandler(logging.Handler):

@@ -87,19 +87,23 @@ class Supervisor:
             loop.add_signal_handler(sig, self.stopping.set)
         for child in self.children:
             await child.start()
-        gateway = f"http://{self.host}:{self.port}"
-        if not await wait_healthy(gateway, within=60):
-            log.error("up.unhealthy", gateway=gateway)
-        else:
-            if self.demo:
-                from pentad import demo
-
-                await demo.load(gateway, self.data_dir)
-            print(f"\nPentad is up: {gateway}  (docs: {gateway}/docs)\n"
-                  f"Admin key: {self.data_dir / 'admin.key'}\n", flush=True)
-        await self._watch()
+        # Watch from the first moment: a process dying while we wait for health restarts too.
+        watching = asyncio.create_task(self._watch())
+        await self._announce(f"http://{self.host}:{self.port}")
+        await watching
         await asyncio.gather(*(c.stop() for c in reversed(self.children)))
         return 0
+
+    async def _announce(self, gateway: str) -> None:
+        if not await wait_healthy(gateway, within=60):
+            log.error("up.unhealthy", gateway=gateway)
+            return
+        if self.demo:
+            from pentad import demo
+
+            await demo.load(gateway, self.data_dir)
+        print(f"\nPentad is up: {gateway}  (docs: {gateway}/docs)\n"
+              f"Admin key: {self.data_dir / 'admin.key'}\n", flush=True)
 
     async def _watch(self) -> None:
         while not self.stopping.is_set():

@@ -160,7 +160,7 @@ def test_pentad_up_restarts_a_crashed_service_and_stops_cleanly(up: Up) -> None:
     assert set(children) == {*SERVICES, "gateway"}
     os.kill(children["integration"], signal.SIGKILL)
     assert _wait(lambda: _children(up.proc.pid).get("integration") not in (None, children["integration"]),
-                 within=15)
+                 within=15), (children, _children(up.proc.pid), up.log_path.read_text()[-3000:])
     assert _wait(lambda: _healthy(up.url), within=30)
     assert any(line.get("event") == "up.restart" and line.get("component") == "integration"
                for line in up.log_lines())
