@@ -12,6 +12,8 @@ from typing import Annotated
 import pycountry
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from pentad.errors import FieldError, Invalid
+
 COUNTRIES = frozenset(c.alpha_2 for c in pycountry.countries)
 LANGUAGES = frozenset(lang.alpha_2 for lang in pycountry.languages if hasattr(lang, "alpha_2"))
 CURRENCIES = frozenset(c.alpha_3 for c in pycountry.currencies)
@@ -41,3 +43,13 @@ LanguageCode = Annotated[str, BeforeValidator(_fold("lower")), Field(examples=["
                          AfterValidator(_member(LANGUAGES, "ISO 639-1 language"))]
 CurrencyCode = Annotated[str, BeforeValidator(_fold("upper")), Field(examples=["EUR"]),
                          AfterValidator(_member(CURRENCIES, "ISO 4217 currency"))]
+
+
+def currency_param(value: str | None, field: str = "query.currency") -> str | None:
+    """A currency given as a query parameter: folded, checked, 422 naming it when unknown."""
+    if value is None:
+        return None
+    if value.strip().upper() not in CURRENCIES:
+        raise Invalid("Unknown currency.", errors=[FieldError(field=field, value=value,
+                                                              message="unknown ISO 4217 currency code")])
+    return value.strip().upper()

@@ -24,5 +24,5 @@ class Versioned:
                                                  nullable=False)
 
     @declared_attr.directive
-    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805 - SQLAlchemy's declared_attr signature
+    def __mapper_args__(cls) -> dict[str, Any]:
         return {"version_id_col": cls.version}

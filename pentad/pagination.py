@@ -28,6 +28,7 @@ class Page(BaseModel, Generic[T]):
 class PageParams(BaseModel):
     limit: int
     after_id: str | None
+    raw_cursor: str | None = None  # for lists with their own keyset (not by id)
 
 
 def encode_cursor(last_id: str) -> str:
@@ -45,7 +46,7 @@ def decode_cursor(cursor: str) -> str:
 
 def _page_params(limit: Annotated[int, Query(ge=1, le=500)] = 50,
                  cursor: Annotated[str | None, Query(max_length=512)] = None) -> PageParams:
-    return PageParams(limit=limit, after_id=decode_cursor(cursor) if cursor else None)
+    return PageParams(limit=limit, after_id=decode_cursor(cursor) if cursor else None, raw_cursor=cursor)
 
 
 Paging = Annotated[PageParams, Depends(_page_params)]

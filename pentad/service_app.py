@@ -6,7 +6,7 @@ problem+json errors, health probes and the ordered event feed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -78,7 +78,9 @@ def events_router() -> APIRouter:
 
 
 def build_service_app(settings: Settings, *, title: str, description: str,
-                      routers: Sequence[APIRouter], version: str = "0.1.0") -> FastAPI:
+                      routers: Sequence[APIRouter], version: str = "0.1.0",
+                      state: Callable[[Settings], dict[str, Any]] | None = None) -> FastAPI:
+    """``state`` adds a service's own per-process objects (caches...) to the lifespan state."""
     if not settings.secret:
         raise RuntimeError("PENTAD_SECRET is required: services only accept calls the gateway signs")
 
@@ -87,7 +89,7 @@ def build_service_app(settings: Settings, *, title: str, description: str,
         db = Database.connect(settings.resolved_database_url())
         http = httpx.AsyncClient(timeout=httpx.Timeout(settings.upstream_timeout_seconds))
         try:
-            yield {"db": db, "http": http, "settings": settings}
+            yield {"db": db, "http": http, "settings": settings, **(state(settings) if state else {})}
         finally:
             await http.aclose()
             await db.dispose()

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from pentad.service_app import build_service_app
 from pentad.settings import Settings
 from services.integration import api
+from services.segmentation.client import SpecialtyVocabulary
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -17,4 +18,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "The stakeholder register, provider capacity, packages and quotes: one integrated offer."
         ),
         routers=[api.router],
+        state=lambda _: {"vocabulary": SpecialtyVocabulary(ttl=60.0)},
     )

@@ -2,6 +2,99 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+
+from pentad.client import client_dependency
+from pentad.deps import CurrentCaller, RequireStaff, Session
+from pentad.etag import check_if_match, set_etag
+from pentad.pagination import Page, Paging
+from services.integration.client import IntegrationClient
+from services.segmentation import service
+from services.segmentation.schemas import (
+    Attractiveness,
+    Family,
+    PayerType,
+    SegmentIn,
+    SegmentOut,
+    SegmentPatch,
+    SegmentStatus,
+    SpecialtyIn,
+    SpecialtyOut,
+)
 
 router = APIRouter()
+Integration = client_dependency(IntegrationClient)
+
+
+@router.get("/specialties", response_model=Page[SpecialtyOut], tags=["specialties"],
+            summary="The specialty vocabulary (codes used by segments, stakeholders, capacity)")
+async def list_specialties(session: Session, _: CurrentCaller,
+                           family: Family | None = None) -> Page[SpecialtyOut]:
+    rows = await service.list_specialties(session, family=family)
+    return Page[SpecialtyOut](items=[SpecialtyOut.model_validate(r) for r in rows])
+
+
+@router.post("/specialties", response_model=SpecialtyOut, status_code=201, tags=["specialties"],
+             summary="Add a specialty to the vocabulary")
+async def create_specialty(specialty_in: SpecialtyIn, session: Session, _: RequireStaff) -> SpecialtyOut:
+    return SpecialtyOut.model_validate(await service.create_specialty(session, specialty_in=specialty_in))
+
+
+@router.post("/segments", response_model=SegmentOut, status_code=201, tags=["segments"],
+             summary="Define a patient segment")
+async def create_segment(segment_in: SegmentIn, session: Session, _: RequireStaff,
+                         response: Response) -> SegmentOut:
+    segment = await service.create(session, segment_in=segment_in)
+    set_etag(response, segment.version)
+    response.headers["Location"] = f"/segments/{segment.id}"
+    return SegmentOut.model_validate(segment)
+
+
+@router.get("/segments", response_model=Page[SegmentOut], tags=["segments"],
+            summary="Segments, filtered the way facilitators ask")
+async def list_segments(
+    session: Session, _: CurrentCaller, paging: Paging,
+    market: Annotated[str | None, Query(description="ISO 3166-1 alpha-2 source market", examples=["GB"])] = None,
+    specialty: Annotated[str | None, Query(examples=["orthopaedics"])] = None,
+    family: Family | None = None,
+    payer_type: PayerType | None = None,
+    language: Annotated[str | None, Query(description="ISO 639-1", examples=["de"])] = None,
+    status: SegmentStatus = SegmentStatus.active,
+) -> Page[SegmentOut]:
+    rows, cursor = await service.list_(
+        session, paging=paging, family=family, status=status, specialty=specialty,
+        market=market.upper() if market else None, payer_type=payer_type,
+        language=language.lower() if language else None)
+    return Page[SegmentOut](items=[SegmentOut.model_validate(r) for r in rows], next_cursor=cursor)
+
+
+@router.get("/segments/{segment_id}", response_model=SegmentOut, tags=["segments"], summary="One segment")
+async def get_segment(segment_id: str, session: Session, _: CurrentCaller, response: Response) -> SegmentOut:
+    segment = await service.get_or_raise(session, segment_id=segment_id)
+    set_etag(response, segment.version)
+    return SegmentOut.model_validate(segment)
+
+
+@router.patch("/segments/{segment_id}", response_model=SegmentOut, tags=["segments"],
+              summary="Change a segment (If-Match honoured); status=retired retires it")
+async def update_segment(segment_id: str, patch: SegmentPatch, session: Session, _: RequireStaff,
+                         response: Response,
+                         if_match: Annotated[str | None, Header()] = None) -> SegmentOut:
+    segment = await service.get_or_raise(session, segment_id=segment_id)
+    check_if_match(if_match, segment.version)
+    segment = await service.update(session, segment=segment, patch=patch)
+    set_etag(response, segment.version)
+    return SegmentOut.model_validate(segment)
+
+
+@router.get("/segments/{segment_id}/attractiveness", response_model=Attractiveness, tags=["segments"],
+            summary="How attractive the segment is, with every component of the score",
+            description=service.METHOD)
+async def get_attractiveness(segment_id: str, session: Session, _: CurrentCaller,
+                             integration: Integration) -> Attractiveness:
+    segment = SegmentOut.model_validate(await service.get_or_raise(session, segment_id=segment_id))
+    fx, coverage = await asyncio.gather(integration.fx_rates(), integration.coverage(segment.specialties))
+    return service.attractiveness(segment, fx=fx, coverage=coverage)

@@ -1,0 +1,178 @@
+"""Capacity posted by provider systems: checked row by row, upserted in one statement.
+
+A batch of up to 10,000 rows is validated by hand rather than one pydantic model a row:
+it is the hot path of the provider feed, each bad row must be reported with its index
+and reason while the good ones still apply, and plain checks cost a few microseconds a
+row. On PostgreSQL the upsert is one ``INSERT ... SELECT FROM unnest(...) ON CONFLICT``
+statement that also counts inserts against updates (``xmax = 0``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pentad.errors import FieldError, Invalid
+from pentad.pagination import decode_cursor, encode_cursor
+from services.integration import events
+from services.integration.models import Capacity, Stakeholder
+from services.integration.schemas import CapacityResult, CapacityRow, Rejected
+
+FIELDS = frozenset({"specialty", "date", "slots_total", "slots_available"})
+HORIZON_DAYS = 730  # how far ahead capacity may be posted
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    specialty: str
+    date: date
+    slots_total: int
+    slots_available: int
+
+
+def check_rows(rows: Sequence[Any], *, vocabulary: frozenset[str] | None, offered: frozenset[str],
+               today: date) -> tuple[list[Row], list[Rejected]]:
+    """``vocabulary`` None (Segmentation unreachable) still checks against what is offered."""
+    earliest, latest = today - timedelta(days=1), today + timedelta(days=HORIZON_DAYS)
+    good: list[Row] = []
+    rejected: list[Rejected] = []
+    seen: dict[tuple[str, date], int] = {}
+    for index, raw in enumerate(rows):
+        row_or_reason = _check(raw, vocabulary, offered, earliest, latest)
+        if isinstance(row_or_reason, str):
+            rejected.append(Rejected(index=index, reason=row_or_reason))
+            continue
+        key = (row_or_reason.specialty, row_or_reason.date)
+        if key in seen:
+            rejected.append(Rejected(index=index, reason=f"duplicate of row {seen[key]} (same specialty and date)"))
+            continue
+        seen[key] = index
+        good.append(row_or_reason)
+    return good, rejected
+
+
+def _check(raw: Any, vocabulary: frozenset[str] | None, offered: frozenset[str], earliest: date,
+           latest: date) -> Row | str:
+    if not isinstance(raw, dict):
+        return "a row must be an object"
+    if raw.keys() != FIELDS:
+        missing, extra = sorted(FIELDS - raw.keys()), sorted(raw.keys() - FIELDS)
+        return "; ".join(p for p in (missing and f"missing {', '.join(missing)}",
+                                     extra and f"unexpected {', '.join(map(str, extra))}") if p)
+    specialty, day, total, available = raw["specialty"], raw["date"], raw["slots_total"], raw["slots_available"]
+    if not isinstance(specialty, str) or (vocabulary is not None and specialty not in vocabulary):
+        return f"unknown specialty {specialty!r}"
+    if specialty not in offered:
+        return f"the stakeholder does not offer {specialty!r} (add it to its specialties first)"
+    if not isinstance(day, str) or len(day) != 10:
+        return "date must be YYYY-MM-DD"
+    try:
+        parsed = date.fromisoformat(day)
+    except ValueError:
+        return "date must be YYYY-MM-DD"
+    if not earliest <= parsed <= latest:
+        return f"date out of range ({earliest.isoformat()} to {latest.isoformat()})"
+    if type(total) is not int or type(available) is not int:
+        return "slots_total and slots_available must be whole numbers"
+    if total < 0 or available < 0:
+        return "slots cannot be negative"
+    if available > total:
+        return "slots_available exceeds slots_total"
+    return Row(specialty, parsed, total, available)
+
+
+async def upsert(session: AsyncSession, *, stakeholder: Stakeholder, rows: Sequence[Any],
+                 vocabulary: frozenset[str] | None, now: datetime | None = None) -> CapacityResult:
+    now = now or datetime.now(UTC)
+    good, rejected = check_rows(rows, vocabulary=vocabulary, offered=frozenset(stakeholder.specialties),
+                                today=now.date())
+    inserted = updated = 0
+    if good:
+        write = _upsert_postgresql if session.bind.dialect.name == "postgresql" else _upsert_portable
+        inserted, updated = await write(session, stakeholder.id, good, now)
+        events.capacity_updated(session, stakeholder_id=stakeholder.id, rows=good, inserted=inserted,
+                                updated=updated, rejected=len(rejected))
+    return CapacityResult(inserted=inserted, updated=updated, rejected=rejected)
+
+
+_PG_UPSERT = sa.text("""
+WITH up AS (
+    INSERT INTO capacity (stakeholder_id, specialty, date, slots_total, slots_available, confirmed_at)
+    SELECT :stakeholder_id, r.specialty, r.date, r.slots_total, r.slots_available, :now
+    FROM unnest(CAST(:specialties AS varchar[]), CAST(:dates AS date[]),
+                CAST(:totals AS integer[]), CAST(:availables AS integer[]))
+         AS r(specialty, date, slots_total, slots_available)
+    ON CONFLICT (stakeholder_id, specialty, date) DO UPDATE
+    SET slots_total = EXCLUDED.slots_total, slots_available = EXCLUDED.slots_available,
+        confirmed_at = EXCLUDED.confirmed_at
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
+""")
+
+
+async def _upsert_postgresql(session: AsyncSession, stakeholder_id: str, rows: list[Row],
+                             now: datetime) -> tuple[int, int]:
+    result = await session.execute(_PG_UPSERT, {
+        "stakeholder_id": stakeholder_id, "now": now,
+        "specialties": [r.specialty for r in rows], "dates": [r.date for r in rows],
+        "totals": [r.slots_total for r in rows], "availables": [r.slots_available for r in rows]})
+    inserted, updated = result.one()
+    return int(inserted), int(updated)
+
+
+async def _upsert_portable(session: AsyncSession, stakeholder_id: str, rows: list[Row],
+                           now: datetime) -> tuple[int, int]:
+    existing = set((await session.execute(
+        sa.select(Capacity.specialty, Capacity.date).where(
+            Capacity.stakeholder_id == stakeholder_id,
+            Capacity.date.between(min(r.date for r in rows), max(r.date for r in rows))))).tuples().all())
+    stmt = sqlite_insert(Capacity)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Capacity.stakeholder_id, Capacity.specialty, Capacity.date],
+        set_={"slots_total": stmt.excluded.slots_total, "slots_available": stmt.excluded.slots_available,
+              "confirmed_at": stmt.excluded.confirmed_at})
+    await session.execute(stmt, [
+        {"stakeholder_id": stakeholder_id, "specialty": r.specialty, "date": r.date, "slots_total": r.slots_total,
+         "slots_available": r.slots_available, "confirmed_at": now} for r in rows])
+    updated = sum((r.specialty, r.date) in existing for r in rows)
+    return len(rows) - updated, updated
+
+
+async def list_(session: AsyncSession, *, stakeholder_id: str, limit: int, cursor: str | None,
+                specialty: str | None, from_: date | None, to: date | None, fresh_since: datetime
+                ) -> tuple[list[CapacityRow], str | None]:
+    """Rows by (date, specialty), each marked stale when not confirmed since ``fresh_since``."""
+    stmt = sa.select(Capacity).where(Capacity.stakeholder_id == stakeholder_id)
+    if specialty:
+        stmt = stmt.where(Capacity.specialty == specialty)
+    if from_:
+        stmt = stmt.where(Capacity.date >= from_)
+    if to:
+        stmt = stmt.where(Capacity.date <= to)
+    if cursor:
+        after_date, after_specialty = _decode(cursor)
+        stmt = stmt.where(sa.tuple_(Capacity.date, Capacity.specialty) > sa.tuple_(
+            sa.literal(after_date, sa.Date), sa.literal(after_specialty)))
+    found = (await session.scalars(stmt.order_by(Capacity.date, Capacity.specialty).limit(limit + 1))).all()
+    page = [CapacityRow(specialty=c.specialty, date=c.date, slots_total=c.slots_total,
+                        slots_available=c.slots_available, confirmed_at=c.confirmed_at,
+                        stale=c.confirmed_at < fresh_since) for c in found[:limit]]
+    next_cursor = encode_cursor(f"{page[-1].date.isoformat()}|{page[-1].specialty}") if len(found) > limit else None
+    return page, next_cursor
+
+
+def _decode(cursor: str) -> tuple[date, str]:
+    raw = decode_cursor(cursor)
+    try:
+        day, specialty = raw.split("|", 1)
+        return date.fromisoformat(day), specialty
+    except ValueError:
+        raise Invalid("The cursor is not one this API gave out.",
+                      errors=[FieldError(field="query.cursor", message="invalid cursor")]) from None

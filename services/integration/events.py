@@ -1,0 +1,52 @@
+"""Events the Integration service publishes (through the outbox)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pentad import outbox
+from services.integration.models import FxTable, Package, Stakeholder
+
+
+def _stakeholder(s: Stakeholder) -> dict[str, Any]:
+    return {"stakeholder_id": s.id, "kind": s.kind, "name": s.name, "country": s.country, "city": s.city,
+            "specialties": s.specialties, "status": s.status, "version": s.version}
+
+
+def stakeholder_registered(session: AsyncSession, stakeholder: Stakeholder) -> None:
+    outbox.record(session, type="stakeholder.registered", subject=stakeholder.id, data=_stakeholder(stakeholder))
+
+
+def stakeholder_updated(session: AsyncSession, stakeholder: Stakeholder, changed: list[str]) -> None:
+    outbox.record(session, type="stakeholder.updated", subject=stakeholder.id,
+                  data={**_stakeholder(stakeholder), "changed": changed})
+
+
+def capacity_updated(session: AsyncSession, *, stakeholder_id: str, rows: Sequence[Any], inserted: int,
+                     updated: int, rejected: int) -> None:
+    """One event a batch: who, which specialties, which dates, how many rows."""
+    dates = [r.date for r in rows]
+    outbox.record(session, type="capacity.updated", subject=stakeholder_id, data={
+        "stakeholder_id": stakeholder_id, "specialties": sorted({r.specialty for r in rows}),
+        "from": min(dates).isoformat(), "to": max(dates).isoformat(),
+        "inserted": inserted, "updated": updated, "rejected": rejected})
+
+
+def _package(p: Package) -> dict[str, Any]:
+    return {"package_id": p.id, "name": p.name, "specialty": p.specialty, "status": p.status,
+            "reason": p.status_reason, "stakeholder_ids": sorted({c["stakeholder_id"] for c in p.components})}
+
+
+def package_published(session: AsyncSession, package: Package) -> None:
+    outbox.record(session, type="package.published", subject=package.id, data=_package(package))
+
+
+def package_withdrawn(session: AsyncSession, package: Package) -> None:
+    outbox.record(session, type="package.withdrawn", subject=package.id, data=_package(package))
+
+
+def fx_rates_replaced(session: AsyncSession, table: FxTable) -> None:
+    outbox.record(session, type="fx_rates.replaced", subject="fx", data={"base": table.base, "rates": table.rates})

@@ -1,0 +1,183 @@
+"""Packages (treatment + stay + transfer + aftercare) and the DMO's FX table.
+
+A package is published only while every stakeholder in it is active; it is withdrawn
+(with the reason) the moment one is not, and published again when all are back.
+Totals are converted with the FX table in ``Decimal`` and rounded once, at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pentad.errors import Conflict, FieldError, Invalid, NotFound
+from pentad.identity import Caller
+from pentad.ids import new_id
+from pentad.money import CENT, MissingRate, Money, convert
+from pentad.pagination import PageParams, paginate
+from services.integration import events
+from services.integration.models import FxTable, Package, PackageStakeholder, Stakeholder
+from services.integration.schemas import (
+    COMPONENT_KINDS,
+    ComponentKind,
+    FxRates,
+    PackageIn,
+    PackageOut,
+    PackagePatch,
+    PackageStatus,
+    StakeholderStatus,
+)
+
+
+async def _stakeholders(session: AsyncSession, ids: set[str]) -> dict[str, Stakeholder]:
+    found = (await session.scalars(sa.select(Stakeholder).where(Stakeholder.id.in_(ids)))).all()
+    return {s.id: s for s in found}
+
+
+def _check_components(package_in: PackageIn, parties: dict[str, Stakeholder]) -> None:
+    errors = []
+    for i, component in enumerate(package_in.components):
+        who = parties.get(component.stakeholder_id)
+        field = f"components.{i}.stakeholder_id"
+        if who is None:
+            errors.append(FieldError(field=field, message="unknown stakeholder", value=component.stakeholder_id))
+        elif who.kind not in COMPONENT_KINDS[component.kind]:
+            errors.append(FieldError(field=field, value=component.stakeholder_id,
+                                     message=f"a {who.kind} cannot deliver a {component.kind.value} component"))
+        elif component.kind == ComponentKind.treatment and package_in.specialty not in who.specialties:
+            errors.append(FieldError(field=field, value=component.stakeholder_id,
+                                     message=f"{who.name} does not offer {package_in.specialty}"))
+    if errors:
+        raise Invalid("Some components cannot be delivered as described.", errors=errors)
+
+
+def _inactive_reason(package: Package, parties: dict[str, Stakeholder]) -> str | None:
+    inactive = sorted({parties[c["stakeholder_id"]].name for c in package.components
+                       if parties[c["stakeholder_id"]].status != StakeholderStatus.active.value})
+    return f"inactive stakeholders: {', '.join(inactive)}" if inactive else None
+
+
+async def create(session: AsyncSession, *, package_in: PackageIn) -> Package:
+    parties = await _stakeholders(session, {c.stakeholder_id for c in package_in.components})
+    _check_components(package_in, parties)
+    currency = package_in.currency or next(c.price.currency for c in package_in.components
+                                           if c.kind == ComponentKind.treatment)
+    package = Package(id=new_id("pkg"), name=package_in.name, specialty=package_in.specialty, currency=currency,
+                      components=[c.model_dump(mode="json") for c in package_in.components],
+                      status=PackageStatus.withdrawn.value,
+                      parties=[PackageStakeholder(stakeholder_id=s) for s in parties])
+    await _settle_status(session, package, parties)
+    session.add(package)
+    await session.flush()
+    return package
+
+
+async def _settle_status(session: AsyncSession, package: Package, parties: dict[str, Stakeholder],
+                         *, wanted: PackageStatus = PackageStatus.published) -> None:
+    """Publish when wanted and possible, else withdraw with the reason; event on change only."""
+    reason = _inactive_reason(package, parties)
+    status = PackageStatus.published if wanted == PackageStatus.published and reason is None \
+        else PackageStatus.withdrawn
+    if wanted == PackageStatus.withdrawn:
+        reason = "withdrawn by the DMO"
+    changed = status.value != package.status or package.id is None or package.status_reason != reason
+    package.status, package.status_reason = status.value, reason
+    if changed:
+        await session.flush()
+        (events.package_published if status == PackageStatus.published else events.package_withdrawn)(
+            session, package)
+
+
+async def follow_stakeholder_status(session: AsyncSession, *, stakeholder: Stakeholder) -> None:
+    """A stakeholder went (in)active: withdraw or republish the packages that depend on it."""
+    affected = (await session.scalars(sa.select(Package).where(Package.id.in_(
+        sa.select(PackageStakeholder.package_id).where(PackageStakeholder.stakeholder_id == stakeholder.id))))).all()
+    for package in affected:
+        if package.status_reason == "withdrawn by the DMO":
+            continue
+        parties = await _stakeholders(session, {p.stakeholder_id for p in package.parties})
+        await _settle_status(session, package, parties)
+
+
+async def get_or_raise(session: AsyncSession, *, package_id: str, caller: Caller) -> Package:
+    package = await session.get(Package, package_id)
+    if package is None or (not caller.is_staff and package.status != PackageStatus.published.value):
+        raise NotFound(f"No package {package_id!r}.")
+    return package
+
+
+async def list_(session: AsyncSession, *, caller: Caller, paging: PageParams, specialty: str | None,
+                stakeholder_id: str | None, status: str | None) -> tuple[Sequence[Package], str | None]:
+    stmt = sa.select(Package)
+    if not caller.is_staff:
+        status = PackageStatus.published.value
+    if status:
+        stmt = stmt.where(Package.status == status)
+    if specialty:
+        stmt = stmt.where(Package.specialty == specialty)
+    if stakeholder_id:
+        stmt = stmt.where(Package.id.in_(sa.select(PackageStakeholder.package_id).where(
+            PackageStakeholder.stakeholder_id == stakeholder_id)))
+    return await paginate(session, stmt, Package.id, paging)
+
+
+async def update(session: AsyncSession, *, package: Package, patch: PackagePatch) -> Package:
+    changes = patch.model_dump(exclude_unset=True)
+    if "name" in changes:
+        package.name = changes["name"]
+    if "status" in changes:
+        parties = await _stakeholders(session, {p.stakeholder_id for p in package.parties})
+        if changes["status"] == PackageStatus.published and (reason := _inactive_reason(package, parties)):
+            raise Conflict(f"The package cannot be published: {reason}.")
+        await _settle_status(session, package, parties, wanted=changes["status"])
+    await session.flush()
+    return package
+
+
+# -- FX and totals ------------------------------------------------------------------------------
+
+async def fx_table(session: AsyncSession) -> FxTable:
+    table = await session.get(FxTable, 1)
+    assert table is not None, "the FX row is created by the migration"
+    return table
+
+
+async def replace_fx(session: AsyncSession, *, fx_in: FxRates) -> FxTable:
+    table = await fx_table(session)
+    table.base = fx_in.base
+    table.rates = {c: format(r, "f") for c, r in sorted(fx_in.rates.items())}
+    await session.flush()
+    events.fx_rates_replaced(session, table)
+    return table
+
+
+def rates_of(table: FxTable) -> dict[str, Decimal]:
+    return {c: Decimal(r) for c, r in table.rates.items()}
+
+
+def present(package: Package, table: FxTable, currency: str | None = None) -> PackageOut:
+    """The package with its total in ``currency`` (or its own) and the rates used."""
+    target = currency or package.currency
+    rates = rates_of(table)
+    used: set[str] = set()
+    total = Decimal(0)
+    errors = []
+    for i, component in enumerate(package.components):
+        price = Money.model_validate(component["price"])
+        try:
+            total += convert(price.amount, source=price.currency, target=target, base=table.base, rates=rates)
+        except MissingRate as exc:
+            errors.append(FieldError(field=f"components.{i}.price.currency", value=exc.currency,
+                                     message="no FX rate for this currency (PUT /fx-rates)"))
+        if price.currency != target:
+            used.update({price.currency, target} - {table.base})
+    if errors:
+        raise Invalid(f"The total cannot be given in {target}.", errors=errors)
+    return PackageOut.model_validate({
+        **{k: getattr(package, k) for k in ("id", "name", "specialty", "components", "status", "status_reason",
+                                            "created_at", "updated_at")},
+        "currency": target, "total": Money(amount=total.quantize(CENT, rounding=ROUND_HALF_EVEN), currency=target),
+        "fx_rates": {c: rates[c] for c in sorted(used)}, "fx_base": table.base})

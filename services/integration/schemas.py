@@ -1,0 +1,226 @@
+"""What the Integration API takes and gives."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
+
+from pentad.codes import CountryCode, CurrencyCode, LanguageCode
+from pentad.money import Money
+from pentad.schemas import unique
+
+SpecialtyCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,48}$", examples=["orthopaedics"])]
+
+
+class Kind(StrEnum):
+    hospital = "hospital"
+    clinic = "clinic"
+    dental = "dental"
+    rehab = "rehab"
+    wellness = "wellness"
+    hotel = "hotel"
+    transfer = "transfer"
+    facilitator = "facilitator"
+    insurer = "insurer"
+
+
+# Who treats patients (and so may post capacity and count towards an offer).
+PROVIDER_KINDS = frozenset({Kind.hospital, Kind.clinic, Kind.dental, Kind.rehab, Kind.wellness})
+
+
+class StakeholderStatus(StrEnum):
+    active = "active"
+    inactive = "inactive"
+
+
+class StakeholderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Kind
+    name: str = Field(min_length=1, max_length=200)
+    country: CountryCode
+    city: str = Field(min_length=1, max_length=120)
+    languages: list[LanguageCode] = Field(default_factory=list, max_length=50)
+    specialties: list[SpecialtyCode] = Field(default_factory=list, max_length=100)
+    status: StakeholderStatus = StakeholderStatus.active
+
+    @field_validator("languages", "specialties")
+    @classmethod
+    def _dedupe(cls, values: list[str] | None) -> list[str] | None:
+        return unique(values)
+
+
+class StakeholderPatch(BaseModel):
+    """Fields to change; lists are replaced whole. Providers may change only their own
+    ``name``, ``city``, ``languages`` and ``specialties``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Kind | None = None
+    name: str | None = Field(None, min_length=1, max_length=200)
+    country: CountryCode | None = None
+    city: str | None = Field(None, min_length=1, max_length=120)
+    languages: list[LanguageCode] | None = Field(None, max_length=50)
+    specialties: list[SpecialtyCode] | None = Field(None, max_length=100)
+    status: StakeholderStatus | None = None
+
+    @field_validator("languages", "specialties")
+    @classmethod
+    def _dedupe(cls, values: list[str] | None) -> list[str] | None:
+        return unique(values)
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> StakeholderPatch:
+        nulls = sorted(f for f in self.model_fields_set if getattr(self, f) is None)
+        if nulls:
+            raise ValueError(f"these fields cannot be null: {', '.join(nulls)}")
+        return self
+
+
+PROVIDER_EDITABLE = frozenset({"name", "city", "languages", "specialties"})
+
+
+class StakeholderOut(StakeholderIn):
+    model_config = ConfigDict(from_attributes=True, extra="ignore")
+
+    id: str
+    created_at: datetime
+    updated_at: datetime
+
+
+# -- capacity ---------------------------------------------------------------------------------
+
+class CapacityBatch(BaseModel):
+    """Rows are checked one by one so one bad row does not sink the batch; see ``rejected``."""
+
+    rows: list[dict[str, Any]] = Field(max_length=10_000, description=(
+        "Up to 10,000 rows of {specialty, date (YYYY-MM-DD), slots_total, slots_available}."))
+
+
+class Rejected(BaseModel):
+    index: int
+    reason: str
+
+
+class CapacityResult(BaseModel):
+    inserted: int
+    updated: int
+    rejected: list[Rejected]
+
+
+class CapacityRow(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    specialty: str
+    date: date
+    slots_total: int
+    slots_available: int
+    confirmed_at: datetime
+    stale: bool = Field(description="Not re-confirmed within the staleness window: does not count.")
+
+
+# -- packages ---------------------------------------------------------------------------------
+
+class ComponentKind(StrEnum):
+    treatment = "treatment"
+    stay = "stay"
+    transfer = "transfer"
+    aftercare = "aftercare"
+
+
+# Which stakeholder kinds may deliver which component.
+COMPONENT_KINDS: dict[ComponentKind, frozenset[Kind]] = {
+    ComponentKind.treatment: PROVIDER_KINDS,
+    ComponentKind.stay: frozenset({Kind.hotel, Kind.rehab, Kind.wellness}),
+    ComponentKind.transfer: frozenset({Kind.transfer}),
+    ComponentKind.aftercare: PROVIDER_KINDS | {Kind.hotel},
+}
+
+
+class PackageComponent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ComponentKind
+    stakeholder_id: str = Field(min_length=1, max_length=40)
+    description: str = Field(min_length=1, max_length=500)
+    price: Money
+
+
+class PackageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    specialty: SpecialtyCode
+    currency: CurrencyCode | None = Field(None, description="The package's own currency; "
+                                          "defaults to the first treatment's price currency.")
+    components: list[PackageComponent] = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _has_treatment(self) -> PackageIn:
+        if not any(c.kind == ComponentKind.treatment for c in self.components):
+            raise ValueError("a package needs at least one treatment component")
+        return self
+
+
+class PackageStatus(StrEnum):
+    published = "published"
+    withdrawn = "withdrawn"
+
+
+class PackagePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    status: PackageStatus | None = None
+
+
+Rate = Annotated[Decimal, Field(gt=0, max_digits=20, decimal_places=10, allow_inf_nan=False),
+                 PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json")]
+
+
+class PackageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    specialty: str
+    currency: str
+    components: list[PackageComponent]
+    status: PackageStatus
+    status_reason: str | None
+    total: Money = Field(description="Sum of the component prices in `currency` (asked for, or the package's).")
+    fx_rates: dict[str, Rate] = Field(description="Rates used, as units per one `fx_base`.")
+    fx_base: str
+    created_at: datetime
+    updated_at: datetime
+
+
+# -- FX ---------------------------------------------------------------------------------------
+
+class FxRates(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    base: CurrencyCode
+    rates: dict[CurrencyCode, Rate] = Field(description="Units of each currency that one `base` buys.")
+
+    @model_validator(mode="after")
+    def _base_is_one(self) -> FxRates:
+        if self.base in self.rates and self.rates[self.base] != 1:
+            raise ValueError("the base currency's own rate must be 1 (or left out)")
+        self.rates.pop(self.base, None)
+        return self
+
+
+class FxRatesOut(FxRates):
+    updated_at: datetime
+
+
+class Coverage(BaseModel):
+    specialty: str
+    providers: int = Field(description="Active providers offering the specialty.")
+    providers_with_fresh_capacity: int = Field(description="Of those, with fresh available slots in the next 7 days.")
+    weekly_fresh_slots: int = Field(description="Fresh available slots over the next 7 days.")

@@ -1,0 +1,140 @@
+"""Integration logic: the stakeholder register, who may see and change what, coverage."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import UTC, date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pentad.errors import FieldError, Forbidden, Invalid, NotFound
+from pentad.identity import Caller, Role
+from pentad.ids import new_id
+from pentad.pagination import PageParams, paginate
+from services.integration import events, packages
+from services.integration.models import Capacity, Stakeholder, StakeholderSpecialty
+from services.integration.schemas import (
+    PROVIDER_EDITABLE,
+    PROVIDER_KINDS,
+    Coverage,
+    StakeholderIn,
+    StakeholderPatch,
+    StakeholderStatus,
+)
+
+
+def check_specialties(codes: list[str], known: Collection[str], field: str = "specialties") -> None:
+    unknown = [FieldError(field=f"{field}.{i}", message="unknown specialty code (see GET /segmentation/specialties)",
+                          value=code) for i, code in enumerate(codes) if code not in known]
+    if unknown:
+        raise Invalid("Some specialties are not in the vocabulary.", errors=unknown)
+
+
+# -- who may see and change what ------------------------------------------------------------------
+
+def ensure_visible(caller: Caller, stakeholder: Stakeholder) -> None:
+    """Staff see all; a provider only itself; a facilitator the active register."""
+    if caller.is_staff:
+        return
+    if caller.role == Role.provider and caller.stakeholder_id != stakeholder.id:
+        raise Forbidden("A provider key may only read its own stakeholder's data.")
+    if caller.role == Role.facilitator and stakeholder.status != StakeholderStatus.active.value:
+        raise NotFound(f"No stakeholder {stakeholder.id!r}.")
+
+
+def ensure_own(caller: Caller, stakeholder_id: str) -> None:
+    """Writes and private reads (capacity): staff, or the provider the key is bound to."""
+    if caller.is_staff or (caller.role == Role.provider and caller.stakeholder_id == stakeholder_id):
+        return
+    raise Forbidden("Only DMO staff or this stakeholder's own provider key may do this.")
+
+
+# -- the register -------------------------------------------------------------------------------
+
+async def create(session: AsyncSession, *, stakeholder_in: StakeholderIn, known_specialties: Collection[str]
+                 ) -> Stakeholder:
+    check_specialties(stakeholder_in.specialties, known_specialties)
+    values = stakeholder_in.model_dump(mode="json")
+    stakeholder = Stakeholder(id=new_id("stk"), **values,
+                              offered=[StakeholderSpecialty(specialty=s) for s in values["specialties"]])
+    session.add(stakeholder)
+    await session.flush()
+    events.stakeholder_registered(session, stakeholder)
+    return stakeholder
+
+
+async def get_or_raise(session: AsyncSession, *, stakeholder_id: str) -> Stakeholder:
+    stakeholder = await session.get(Stakeholder, stakeholder_id)
+    if stakeholder is None:
+        raise NotFound(f"No stakeholder {stakeholder_id!r}.")
+    return stakeholder
+
+
+async def list_(session: AsyncSession, *, caller: Caller, paging: PageParams, kind: str | None = None,
+                country: str | None = None, city: str | None = None, specialty: str | None = None,
+                status: str | None = None) -> tuple[Sequence[Stakeholder], str | None]:
+    stmt = sa.select(Stakeholder)
+    if caller.role == Role.provider:
+        stmt = stmt.where(Stakeholder.id == caller.stakeholder_id)
+    elif caller.role == Role.facilitator:
+        status = StakeholderStatus.active.value
+    for column, value in ((Stakeholder.kind, kind), (Stakeholder.country, country), (Stakeholder.city, city),
+                          (Stakeholder.status, status)):
+        if value:
+            stmt = stmt.where(column == value)
+    if specialty:
+        stmt = stmt.where(Stakeholder.id.in_(sa.select(StakeholderSpecialty.stakeholder_id).where(
+            StakeholderSpecialty.specialty == specialty)))
+    return await paginate(session, stmt, Stakeholder.id, paging)
+
+
+async def update(session: AsyncSession, *, caller: Caller, stakeholder: Stakeholder, patch: StakeholderPatch,
+                 known_specialties: Collection[str]) -> Stakeholder:
+    changes = patch.model_dump(mode="json", exclude_unset=True)
+    ensure_own(caller, stakeholder.id)
+    if not caller.is_staff and (forbidden := sorted(changes.keys() - PROVIDER_EDITABLE)):
+        raise Forbidden(f"Only DMO staff may change: {', '.join(forbidden)}.")
+    if "specialties" in changes:
+        check_specialties(changes["specialties"], known_specialties)
+        stakeholder.offered = [StakeholderSpecialty(specialty=s) for s in changes["specialties"]]
+    status_changed = "status" in changes and changes["status"] != stakeholder.status
+    for field, value in changes.items():
+        setattr(stakeholder, field, value)
+    await session.flush()
+    events.stakeholder_updated(session, stakeholder, sorted(changes))
+    if status_changed:
+        await packages.follow_stakeholder_status(session, stakeholder=stakeholder)
+    return stakeholder
+
+
+# -- coverage -----------------------------------------------------------------------------------
+
+def fresh_since(stale_after_days: int, now: datetime | None = None) -> datetime:
+    return (now or datetime.now(UTC)) - timedelta(days=stale_after_days)
+
+
+async def coverage(session: AsyncSession, *, specialties: list[str], stale_after_days: int,
+                   today: date | None = None) -> list[Coverage]:
+    """Per specialty: active providers offering it, and those with fresh slots in the next 7 days."""
+    today = today or datetime.now(UTC).date()
+    active_providers = (sa.select(Stakeholder.id).where(
+        Stakeholder.status == StakeholderStatus.active.value,
+        Stakeholder.kind.in_([k.value for k in PROVIDER_KINDS])))
+    offered = dict((await session.execute(
+        sa.select(StakeholderSpecialty.specialty, sa.func.count())
+        .where(StakeholderSpecialty.specialty.in_(specialties),
+               StakeholderSpecialty.stakeholder_id.in_(active_providers))
+        .group_by(StakeholderSpecialty.specialty))).tuples().all())
+    fresh = {row[0]: (row[1], row[2]) for row in (await session.execute(
+        sa.select(Capacity.specialty, sa.func.count(sa.distinct(Capacity.stakeholder_id)),
+                  sa.func.sum(Capacity.slots_available))
+        .where(Capacity.specialty.in_(specialties), Capacity.slots_available > 0,
+               Capacity.date >= today, Capacity.date < today + timedelta(days=7),
+               Capacity.confirmed_at >= fresh_since(stale_after_days),
+               Capacity.stakeholder_id.in_(active_providers),
+               sa.tuple_(Capacity.stakeholder_id, Capacity.specialty).in_(
+                   sa.select(StakeholderSpecialty.stakeholder_id, StakeholderSpecialty.specialty)))
+        .group_by(Capacity.specialty))).tuples().all()}
+    return [Coverage(specialty=s, providers=offered.get(s, 0), providers_with_fresh_capacity=fresh.get(s, (0, 0))[0],
+                     weekly_fresh_slots=int(fresh.get(s, (0, 0))[1] or 0)) for s in specialties]
