@@ -29,4 +29,4 @@ async def load(gateway: str, data_dir: Path) -> None:
             if importlib.util.find_spec(f"services.{name}.demo") is None:
                 continue
             await importlib.import_module(f"services.{name}.demo").load(client)
-            log.info("demo.loaded", service=name)
+            log.info("demo.loaded", pillar=name)

@@ -37,6 +37,14 @@ def load_or_create_secret(data_dir: Path) -> str:
     return secret
 
 
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if the supervisor dies, even by SIGKILL (no orphans on ports)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 @dataclass
 class Child:
     component: str
@@ -48,7 +56,7 @@ class Child:
     async def start(self) -> None:
         self.started_at = time.monotonic()
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "pentad.serve", self.component, env=self.env)
+            sys.executable, "-m", "pentad.serve", self.component, env=self.env, preexec_fn=_die_with_parent)
 
     async def stop(self, grace: float = 10.0) -> None:
         if self.proc is None or self.proc.returncode is not None:

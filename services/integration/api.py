@@ -15,7 +15,6 @@ from pentad.etag import check_if_match, set_etag
 from pentad.pagination import Page, Paging
 from services.integration import capacity, packages, service
 from services.integration.schemas import (
-    CapacityBatch,
     CapacityResult,
     CapacityRow,
     Coverage,
@@ -30,6 +29,7 @@ from services.integration.schemas import (
     StakeholderOut,
     StakeholderPatch,
     StakeholderStatus,
+    capacity_batch_schema,
 )
 from services.segmentation.client import SegmentationClient, SpecialtyVocabulary
 
@@ -102,16 +102,19 @@ async def update_stakeholder(stakeholder_id: str, patch: StakeholderPatch, sessi
 @router.post("/stakeholders/{stakeholder_id}/capacity", response_model=CapacityResult, tags=["capacity"],
              summary="Post capacity rows (upsert on specialty and date; up to 10,000 a request)",
              description="Valid rows are applied and re-confirmed; each bad row is reported in `rejected` "
-                         "with its index and reason. Send an `Idempotency-Key` so a retried batch is a no-op.")
-async def post_capacity(stakeholder_id: str, batch: CapacityBatch, session: Session, caller: CurrentCaller,
+                         "with its index and reason. Send an `Idempotency-Key` so a retried batch is a no-op.",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": capacity_batch_schema()}}}})
+async def post_capacity(stakeholder_id: str, session: Session, caller: CurrentCaller,
                         request: Request, segmentation: Segmentation) -> CapacityResult:
     service.ensure_own(caller, stakeholder_id)
+    rows = capacity.parse_batch(await request.body())
     stakeholder = await service.get_or_raise(session, stakeholder_id=stakeholder_id)
     try:
         vocabulary: frozenset[str] | None = await _known(request, segmentation, ())
     except UpstreamError:
         vocabulary = None  # the feed must not stop because Segmentation is down
-    return await capacity.upsert(session, stakeholder=stakeholder, rows=batch.rows, vocabulary=vocabulary)
+    return await capacity.upsert(session, stakeholder=stakeholder, rows=rows, vocabulary=vocabulary)
 
 
 @router.get("/stakeholders/{stakeholder_id}/capacity", response_model=Page[CapacityRow], tags=["capacity"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -94,11 +95,23 @@ class StakeholderOut(StakeholderIn):
 
 # -- capacity ---------------------------------------------------------------------------------
 
-class CapacityBatch(BaseModel):
-    """Rows are checked one by one so one bad row does not sink the batch; see ``rejected``."""
+MAX_CAPACITY_ROWS = 10_000
 
-    rows: list[dict[str, Any]] = Field(max_length=10_000, description=(
-        "Up to 10,000 rows of {specialty, date (YYYY-MM-DD), slots_total, slots_available}."))
+
+class CapacityRowIn(BaseModel):
+    """One posted row (documentation: rows are checked by hand, see services/integration/capacity.py)."""
+
+    specialty: SpecialtyCode
+    date: dt.date = Field(description="YYYY-MM-DD, from yesterday to two years ahead (UTC).")
+    slots_total: int = Field(ge=0)
+    slots_available: int = Field(ge=0, description="At most slots_total.")
+
+
+def capacity_batch_schema() -> dict[str, Any]:
+    return {"type": "object", "required": ["rows"], "additionalProperties": False, "properties": {
+        "rows": {"type": "array", "maxItems": MAX_CAPACITY_ROWS, "items": CapacityRowIn.model_json_schema(),
+                 "description": "Rows are checked one by one: bad rows come back in `rejected`, "
+                                "the others apply."}}}
 
 
 class Rejected(BaseModel):
