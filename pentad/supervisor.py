@@ -107,9 +107,7 @@ class Supervisor:
             log.error("up.unhealthy", gateway=gateway)
             return
         if self.demo:
-            from pentad import demo
-
-            await demo.load(gateway, self.data_dir)
+            await self._load_demo(gateway)
         print(f"\nPentad is up: {gateway}  (docs: {gateway}/docs)\n"
               f"Admin key: {self.data_dir / 'admin.key'}\n", flush=True)
 
@@ -130,6 +128,21 @@ class Supervisor:
                 await asyncio.wait_for(self.stopping.wait(), 0.5)
             except TimeoutError:
                 pass
+
+
+    async def _load_demo(self, gateway: str, attempts: int = 3) -> None:
+        """Every create in the demo is idempotent, so a load cut short (a service restarting
+        under it) is simply run again; failing that, the platform still runs without it."""
+        from pentad import demo
+
+        for attempt in range(1, attempts + 1):
+            try:
+                await demo.load(gateway, self.data_dir)
+                return
+            except httpx.HTTPError as exc:
+                log.warning("demo.retry", attempt=attempt, error=f"{type(exc).__name__}: {exc}")
+                await wait_healthy(gateway, within=30)
+        log.error("demo.failed", attempts=attempts)
 
 
 def migrate_all(data_dir: Path) -> None:

@@ -150,8 +150,42 @@ def test_pentad_up_serves_everything_through_the_gateway(up: Up) -> None:
                           if line.get("request_id") == "e2e-rid-1"} == {"gateway", "segmentation"}, within=5)
 
     assert httpx.get(up.url + "/segmentation/events").status_code == 401
+    _assert_demo_loaded(up.url, admin)
     direct = httpx.get(f"http://127.0.0.1:{up.port + 1}/events", headers=admin)
     assert direct.status_code == 401 and direct.headers["content-type"] == "application/problem+json"
+
+
+def _demo_counts(url: str, headers: dict[str, str]) -> tuple[int, int, int]:
+    segments = httpx.get(url + "/segmentation/segments", params={"limit": 500}, headers=headers).json()["items"]
+    stakeholders = httpx.get(url + "/integration/stakeholders", params={"limit": 500}, headers=headers).json()["items"]
+    packages = httpx.get(url + "/integration/packages", params={"limit": 500}, headers=headers).json()["items"]
+    return len(segments), len(stakeholders), sum(p["status"] == "published" for p in packages)
+
+
+def _assert_demo_loaded(url: str, headers: dict[str, str]) -> None:
+    from services.integration.demo import STAKEHOLDERS
+    from services.segmentation.demo import SEGMENTS
+
+    # `pentad up` prints its banner after the demo is in; poll briefly for it.
+    assert _wait(lambda: _demo_counts(url, headers) == (len(SEGMENTS), len(STAKEHOLDERS), 3), within=20), \
+        _demo_counts(url, headers)
+
+
+def test_a_second_pentad_up_does_not_load_the_demo_twice(tmp_path: Path) -> None:
+    first = Up(tmp_path, {"PENTAD_LOG_FORMAT": "json"})
+    try:
+        assert _wait(lambda: _healthy(first.url), within=30)
+        admin = {"Authorization": f"Bearer {(first.data / 'admin.key').read_text().strip()}"}
+        _assert_demo_loaded(first.url, admin)
+    finally:
+        assert first.stop() == 0
+    second = Up(tmp_path, {"PENTAD_LOG_FORMAT": "json"})
+    try:
+        assert _wait(lambda: _healthy(second.url), within=30)
+        assert _wait(lambda: "Pentad is up" in second.log_path.read_text(), within=30)
+        _assert_demo_loaded(second.url, admin)
+    finally:
+        second.stop()
 
 
 def test_pentad_up_restarts_a_crashed_service_and_stops_cleanly(up: Up) -> None:
