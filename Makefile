@@ -32,6 +32,7 @@ lint: install
 bench: install
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/capacity_ingest.py
 
 clean:
 	rm -rf $(VENV) $(DATA) *.egg-info

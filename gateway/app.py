@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
-from sqlalchemy.exc import IntegrityError
 import structlog
 from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
 
 from gateway import api, service
 from gateway.limits import KeyCache, RateLimiter
