@@ -19,9 +19,10 @@ install: $(BIN)/pentad
 run: install
 	$(BIN)/pentad up --port $(PORT) --data-dir $(DATA)
 
-## Run every test (SQLite and PostgreSQL), plus lint.
+## Run every test (SQLite and PostgreSQL), plus lint and type checks.
 test: install
 	$(BIN)/ruff check pentad services gateway tests bench
+	$(BIN)/mypy pentad services gateway
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install

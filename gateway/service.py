@@ -74,10 +74,10 @@ async def ensure_bootstrap_admin(session: AsyncSession, *, key_file: Path,
         # Known already, even if since revoked: a revoked bootstrap key must stay revoked.
         if await session.scalar(sa.select(ApiKey.id).where(ApiKey.key_hash == hash_key(given_key))):
             return False
-        await create(session, key_in=KeyIn(name="bootstrap admin", role=Role.admin), key=given_key)
+        await create(session, key_in=KeyIn(name="bootstrap admin", role=Role.admin, stakeholder_id=None), key=given_key)
         return True
     if (await session.scalar(sa.select(sa.func.count()).select_from(ApiKey))) or 0:
         return False
-    _, key = await create(session, key_in=KeyIn(name="bootstrap admin", role=Role.admin))
+    _, key = await create(session, key_in=KeyIn(name="bootstrap admin", role=Role.admin, stakeholder_id=None))
     await asyncio.to_thread(write_private_file, key_file, key)
     return True

@@ -8,11 +8,11 @@ unreachable or timing out is 503, any other failed answer 502.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import httpx
-from fastapi import Depends, Request
+from fastapi import Request
 from pydantic import BaseModel
 
 from pentad.errors import PentadError
@@ -80,13 +80,14 @@ class ServiceClient:
         return model.model_validate_json((await self.request("GET", path, **kw)).content)
 
 
-def client_dependency(cls: type[C]) -> Any:
-    """``Annotated`` alias giving a route a client of ``cls`` built from the app's state."""
+def client_of(cls: type[C]) -> Callable[[Request], Awaitable[C]]:
+    """A dependency giving a route a client of ``cls`` built from the app's state:
+    ``Integration = Annotated[IntegrationClient, Depends(client_of(IntegrationClient))]``."""
 
     async def build(request: Request) -> C:
         return cls.for_settings(request.state.http, request.state.settings)
 
-    return Annotated[cls, Depends(build)]
+    return build
 
 
 ClientFactory = Callable[[httpx.AsyncClient, Settings], ServiceClient]

@@ -31,6 +31,10 @@ def make_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def dialect_of(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 

@@ -13,9 +13,10 @@ from typing import TextIO
 
 import orjson
 import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 
-def _timestamp(_: object, __: str, event_dict: dict[str, object]) -> dict[str, object]:
+def _timestamp(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     # time.time() and a float are much cheaper than strftime on the per-request path.
     event_dict["ts"] = round(time.time(), 6)
     return event_dict
@@ -28,18 +29,18 @@ def configure_logging(*, service: str, fmt: str = "auto", level: str = "info", c
     level_no = logging.getLevelName(level.upper())
     if not isinstance(level_no, int):
         level_no = logging.INFO
-    def _service(_: object, __: str, event_dict: dict[str, object]) -> dict[str, object]:
+    def _service(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
         event_dict.setdefault("service", service)
         return event_dict
 
-    shared: list[structlog.types.Processor] = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         _service,
         structlog.processors.add_log_level,
         _timestamp,
     ]
     if use_json:
-        processors = [*shared, structlog.processors.format_exc_info,
+        processors: list[Processor] = [*shared, structlog.processors.format_exc_info,
                       structlog.processors.JSONRenderer(serializer=orjson.dumps)]
         factory: structlog.types.WrappedLogger = structlog.BytesLoggerFactory(stream.buffer)
     else:

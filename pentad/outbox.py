@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pentad.db import dialect_of
 from pentad.ids import new_id
 from pentad.tables import outbox_events
 
@@ -36,7 +37,7 @@ async def flush(session: AsyncSession, *, source: str) -> None:
     events = session.info.pop(_PENDING, None)
     if not events:
         return
-    if session.bind.dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         lock_key = zlib.crc32(f"pentad.outbox:{source}".encode())
         await session.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key)))
     now = datetime.now(UTC)

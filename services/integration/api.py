@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from pentad.client import UpstreamError, client_dependency
+from pentad.client import UpstreamError, client_of
 from pentad.codes import currency_param
 from pentad.deps import CurrentCaller, CurrentSettings, RequireStaff, Session
 from pentad.etag import check_if_match, set_etag
@@ -34,7 +34,7 @@ from services.integration.schemas import (
 from services.segmentation.client import SegmentationClient, SpecialtyVocabulary
 
 router = APIRouter()
-Segmentation = client_dependency(SegmentationClient)
+Segmentation = Annotated[SegmentationClient, Depends(client_of(SegmentationClient))]
 
 
 async def _known(request: Request, client: SegmentationClient, wanted: Iterable[str]) -> frozenset[str]:

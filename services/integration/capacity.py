@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pentad.db import dialect_of
 from pentad.errors import FieldError, Invalid
 from pentad.pagination import decode_cursor, encode_cursor
 from services.integration import events
@@ -123,7 +124,7 @@ async def upsert(session: AsyncSession, *, stakeholder: Stakeholder, rows: Seque
                                 today=now.date())
     inserted = updated = 0
     if good:
-        write = _upsert_postgresql if session.bind.dialect.name == "postgresql" else _upsert_portable
+        write = _upsert_postgresql if dialect_of(session) == "postgresql" else _upsert_portable
         inserted, updated = await write(session, stakeholder.id, good, now)
         events.capacity_updated(session, stakeholder_id=stakeholder.id, rows=good, inserted=inserted,
                                 updated=updated, rejected=len(rejected))

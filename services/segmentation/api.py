@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
-from pentad.client import client_dependency
+from pentad.client import client_of
 from pentad.deps import CurrentCaller, RequireStaff, Session
 from pentad.etag import check_if_match, set_etag
 from pentad.pagination import Page, Paging
@@ -26,7 +26,7 @@ from services.segmentation.schemas import (
 )
 
 router = APIRouter()
-Integration = client_dependency(IntegrationClient)
+Integration = Annotated[IntegrationClient, Depends(client_of(IntegrationClient))]
 
 
 @router.get("/specialties", response_model=Page[SpecialtyOut], tags=["specialties"],
