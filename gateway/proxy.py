@@ -143,6 +143,10 @@ class Gateway:
                 status = upstream.status
                 out = [(k.lower(), v) for k, v in upstream.raw_headers
                        if k.lower() not in _HOP_BY_HOP_RESPONSE]
+                if upstream.headers.get("location", "").startswith("/"):
+                    # The service names its own path; the caller knows it under the prefix.
+                    prefix = (scope.get("raw_path") or scope["path"].encode())[:cut]
+                    out = [(k, prefix + v if k == b"location" else v) for k, v in out]
         except TimeoutError:
             await self._upstream_failed(send, 504, "upstream-timeout", "Gateway timeout", request_id)
             return

@@ -37,7 +37,10 @@ def encode_cursor(last_id: str) -> str:
 
 def decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        decoded = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+        if not decoded:
+            raise ValueError("empty cursor")
+        return decoded
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise Invalid("The cursor is not one this API gave out.",
                       errors=[FieldError(field="query.cursor", message="invalid cursor",

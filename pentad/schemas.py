@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from pydantic import field_validator
 
 T = TypeVar("T", bound=Hashable)
 
@@ -19,3 +21,14 @@ def unique(values: list[T] | None) -> list[T] | None:
             seen.add(value)
             out.append(value)
     return out
+
+
+def not_null(*fields: str) -> Any:
+    """A PATCH validator: these fields may be left out but not set to null (the 422 names each)."""
+
+    def check(cls: type, value: object) -> object:
+        if value is None:
+            raise ValueError("cannot be null; leave the field out to keep it")
+        return value
+
+    return field_validator(*fields, mode="after")(classmethod(check))  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -268,3 +269,17 @@ async def test_merged_openapi_and_docs(platform: Platform) -> None:
     assert "Problem" in doc["components"]["schemas"]
     assert doc["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+async def test_location_headers_are_given_under_the_prefix(platform: Platform) -> None:
+    async with platform.client(platform.admin_key) as c:
+        r = await c.post("/segmentation/specialties", json={"code": f"gw_loc_{uuid.uuid4().hex[:8]}",
+                                                           "name": "Location check", "family": "medical"})
+        assert r.status_code == 201
+        segment = {"name": "Location check", "family": "medical", "specialties": [r.json()["code"]],
+                   "source_markets": ["GB"], "payer_types": ["self_pay"], "motivation": "want_to",
+                   "threshold": {"min_accredited_providers": 1, "min_weekly_capacity": 1}}
+        r = await c.post("/segmentation/segments", json=segment)
+        assert r.status_code == 201
+        assert r.headers["location"] == f"/segmentation/segments/{r.json()['id']}"
+        assert (await c.get(r.headers["location"])).json()["id"] == r.json()["id"]

@@ -52,7 +52,9 @@ async def _known(request: Request, client: SegmentationClient, wanted: Iterable[
              summary="Register a stakeholder")
 async def create_stakeholder(stakeholder_in: StakeholderIn, session: Session, _: RequireStaff, request: Request,
                              segmentation: Segmentation, response: Response) -> StakeholderOut:
-    known = await _known(request, segmentation, stakeholder_in.specialties)
+    # A hotel, transfer firm or insurer offers no specialty: no need to ask Segmentation.
+    known = await _known(request, segmentation, stakeholder_in.specialties) if stakeholder_in.specialties \
+        else frozenset()
     stakeholder = await service.create(session, stakeholder_in=stakeholder_in, known_specialties=known)
     set_etag(response, stakeholder.version)
     response.headers["Location"] = f"/stakeholders/{stakeholder.id}"

@@ -29,6 +29,7 @@ from services.integration.schemas import MAX_CAPACITY_ROWS, CapacityResult, Capa
 FIELDS = frozenset({"specialty", "date", "slots_total", "slots_available"})
 _BAD_DATE = "date must be YYYY-MM-DD"
 HORIZON_DAYS = 730  # how far ahead capacity may be posted
+MAX_SLOTS = 1_000_000  # a day, for one specialty: anything above is a feed error, not capacity
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +101,15 @@ def _check(raw: Any, vocabulary: frozenset[str] | None, offered: frozenset[str],
         return "slots_total and slots_available must be whole numbers"
     if total < 0 or available < 0:
         return "slots cannot be negative"
+    if total > MAX_SLOTS:
+        return f"slots_total above {MAX_SLOTS:,} a day"
     if available > total:
         return "slots_available exceeds slots_total"
     return Row(specialty, parsed, total, available)
 
 
 def _parse_day(day: str, earliest: date, latest: date) -> date | str:
-    if len(day) != 10:
+    if len(day) != 10 or day[4] != "-" or day[7] != "-":  # fromisoformat also takes 2030-W01-1
         return _BAD_DATE
     try:
         parsed = date.fromisoformat(day)
@@ -162,7 +165,7 @@ async def _upsert_portable(session: AsyncSession, stakeholder_id: str, rows: lis
     existing = set((await session.execute(
         sa.select(Capacity.specialty, Capacity.date).where(
             Capacity.stakeholder_id == stakeholder_id,
-            Capacity.date.between(min(r.date for r in rows), max(r.date for r in rows))))).tuples().all())
+            Capacity.date.between(min(r.date for r in rows), max(r.date for r in rows))))).all())
     stmt = sqlite_insert(Capacity)
     stmt = stmt.on_conflict_do_update(
         index_elements=[Capacity.stakeholder_id, Capacity.specialty, Capacity.date],

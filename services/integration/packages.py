@@ -54,10 +54,19 @@ def _check_components(package_in: PackageIn, parties: dict[str, Stakeholder]) ->
         raise Invalid("Some components cannot be delivered as described.", errors=errors)
 
 
-def _inactive_reason(package: Package, parties: dict[str, Stakeholder]) -> str | None:
-    inactive = sorted({parties[c["stakeholder_id"]].name for c in package.components
-                       if parties[c["stakeholder_id"]].status != StakeholderStatus.active.value})
-    return f"inactive stakeholders: {', '.join(inactive)}" if inactive else None
+def _undeliverable(package: Package, parties: dict[str, Stakeholder]) -> str | None:
+    """Why the package cannot be delivered as it stands, or None when it can."""
+    inactive, unable = set(), set()
+    for component in package.components:
+        who = parties[component["stakeholder_id"]]
+        if who.status != StakeholderStatus.active.value:
+            inactive.add(who.name)
+        elif who.kind not in COMPONENT_KINDS[ComponentKind(component["kind"])] or (
+                component["kind"] == ComponentKind.treatment and package.specialty not in who.specialties):
+            unable.add(f"{who.name} ({component['kind']})")
+    reasons = [f"inactive stakeholders: {', '.join(sorted(inactive))}" if inactive else "",
+               f"no longer able to deliver: {', '.join(sorted(unable))}" if unable else ""]
+    return "; ".join(r for r in reasons if r) or None
 
 
 async def create(session: AsyncSession, *, package_in: PackageIn) -> Package:
@@ -78,12 +87,12 @@ async def create(session: AsyncSession, *, package_in: PackageIn) -> Package:
 async def _settle_status(session: AsyncSession, package: Package, parties: dict[str, Stakeholder],
                          *, wanted: PackageStatus = PackageStatus.published) -> None:
     """Publish when wanted and possible, else withdraw with the reason; event on change only."""
-    reason = _inactive_reason(package, parties)
+    reason = _undeliverable(package, parties)
     status = PackageStatus.published if wanted == PackageStatus.published and reason is None \
         else PackageStatus.withdrawn
     if wanted == PackageStatus.withdrawn:
         reason = "withdrawn by the DMO"
-    changed = status.value != package.status or package.id is None or package.status_reason != reason
+    changed = status.value != package.status or package.status_reason != reason
     package.status, package.status_reason = status.value, reason
     if changed:
         await session.flush()
@@ -91,8 +100,9 @@ async def _settle_status(session: AsyncSession, package: Package, parties: dict[
             session, package)
 
 
-async def follow_stakeholder_status(session: AsyncSession, *, stakeholder: Stakeholder) -> None:
-    """A stakeholder went (in)active: withdraw or republish the packages that depend on it."""
+async def follow_stakeholder(session: AsyncSession, *, stakeholder: Stakeholder) -> None:
+    """A stakeholder's status, kind or specialties changed: withdraw the packages it can no
+    longer deliver, republish those it can again (not those the DMO withdrew itself)."""
     affected = (await session.scalars(sa.select(Package).where(Package.id.in_(
         sa.select(PackageStakeholder.package_id).where(PackageStakeholder.stakeholder_id == stakeholder.id))))).all()
     for package in affected:
@@ -130,7 +140,7 @@ async def update(session: AsyncSession, *, package: Package, patch: PackagePatch
         package.name = changes["name"]
     if "status" in changes:
         parties = await _stakeholders(session, {p.stakeholder_id for p in package.parties})
-        if changes["status"] == PackageStatus.published and (reason := _inactive_reason(package, parties)):
+        if changes["status"] == PackageStatus.published and (reason := _undeliverable(package, parties)):
             raise Conflict(f"The package cannot be published: {reason}.")
         await _settle_status(session, package, parties, wanted=changes["status"])
     await session.flush()
@@ -146,6 +156,16 @@ async def fx_table(session: AsyncSession) -> FxTable:
 
 
 async def replace_fx(session: AsyncSession, *, fx_in: FxRates) -> FxTable:
+    """Refused (409) if published packages would be left with a currency the table lacks."""
+    covered = {fx_in.base, *fx_in.rates}
+    needed: dict[str, list[str]] = {}
+    published = await session.scalars(sa.select(Package).where(Package.status == PackageStatus.published.value))
+    for package in published:
+        for currency in {package.currency, *(c["price"]["currency"] for c in package.components)} - covered:
+            needed.setdefault(currency, []).append(package.id)
+    if needed:
+        raise Conflict("Published packages are priced in currencies this table leaves out: " + "; ".join(
+            f"{c} ({', '.join(sorted(ids)[:5])}{'...' if len(ids) > 5 else ''})" for c, ids in sorted(needed.items())))
     table = await fx_table(session)
     table.base = fx_in.base
     table.rates = {c: format(r, "f") for c, r in sorted(fx_in.rates.items())}

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_valida
 
 from pentad.codes import CountryCode, CurrencyCode, LanguageCode
 from pentad.money import Money
-from pentad.schemas import unique
+from pentad.schemas import not_null, unique
 
 SpecialtyCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,48}$", examples=["orthopaedics"])]
 
@@ -74,12 +74,7 @@ class StakeholderPatch(BaseModel):
     def _dedupe(cls, values: list[str] | None) -> list[str] | None:
         return unique(values)
 
-    @model_validator(mode="after")
-    def _no_nulls(self) -> StakeholderPatch:
-        nulls = sorted(f for f in self.model_fields_set if getattr(self, f) is None)
-        if nulls:
-            raise ValueError(f"these fields cannot be null: {', '.join(nulls)}")
-        return self
+    _not_null = not_null("kind", "name", "country", "city", "languages", "specialties", "status")
 
 
 PROVIDER_EDITABLE = frozenset({"name", "city", "languages", "specialties"})
@@ -189,6 +184,8 @@ class PackagePatch(BaseModel):
 
     name: str | None = Field(None, min_length=1, max_length=200)
     status: PackageStatus | None = None
+
+    _not_null = not_null("name", "status")
 
 
 Rate = Annotated[Decimal, Field(gt=0, max_digits=20, decimal_places=10, allow_inf_nan=False),

@@ -98,13 +98,14 @@ async def update(session: AsyncSession, *, caller: Caller, stakeholder: Stakehol
     if "specialties" in changes:
         check_specialties(changes["specialties"], known_specialties)
         stakeholder.offered = [StakeholderSpecialty(specialty=s) for s in changes["specialties"]]
-    status_changed = "status" in changes and changes["status"] != stakeholder.status
+    delivery_changed = any(changes.get(f, getattr(stakeholder, f)) != getattr(stakeholder, f)
+                           for f in ("status", "kind", "specialties"))
     for field, value in changes.items():
         setattr(stakeholder, field, value)
     await session.flush()
     events.stakeholder_updated(session, stakeholder, sorted(changes))
-    if status_changed:
-        await packages.follow_stakeholder_status(session, stakeholder=stakeholder)
+    if delivery_changed:
+        await packages.follow_stakeholder(session, stakeholder=stakeholder)
     return stakeholder
 
 
@@ -125,7 +126,7 @@ async def coverage(session: AsyncSession, *, specialties: list[str], stale_after
         sa.select(StakeholderSpecialty.specialty, sa.func.count())
         .where(StakeholderSpecialty.specialty.in_(specialties),
                StakeholderSpecialty.stakeholder_id.in_(active_providers))
-        .group_by(StakeholderSpecialty.specialty))).tuples().all())
+        .group_by(StakeholderSpecialty.specialty))).all())
     fresh = {row[0]: (row[1], row[2]) for row in (await session.execute(
         sa.select(Capacity.specialty, sa.func.count(sa.distinct(Capacity.stakeholder_id)),
                   sa.func.sum(Capacity.slots_available))
@@ -135,6 +136,6 @@ async def coverage(session: AsyncSession, *, specialties: list[str], stale_after
                Capacity.stakeholder_id.in_(active_providers),
                sa.tuple_(Capacity.stakeholder_id, Capacity.specialty).in_(
                    sa.select(StakeholderSpecialty.stakeholder_id, StakeholderSpecialty.specialty)))
-        .group_by(Capacity.specialty))).tuples().all()}
+        .group_by(Capacity.specialty))).all()}
     return [Coverage(specialty=s, providers=offered.get(s, 0), providers_with_fresh_capacity=fresh.get(s, (0, 0))[0],
                      weekly_fresh_slots=int(fresh.get(s, (0, 0))[1] or 0)) for s in specialties]

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_valida
 
 from pentad.codes import CountryCode, LanguageCode
 from pentad.money import Money
-from pentad.schemas import unique
+from pentad.schemas import not_null, unique
 
 
 class Family(StrEnum):
@@ -133,13 +133,8 @@ class SegmentPatch(_SegmentFields):
     threshold: Threshold | None = None
     status: SegmentStatus | None = None
 
-    @model_validator(mode="after")
-    def _no_null_for_required(self) -> SegmentPatch:
-        nullable = {"price_band", "demand"}
-        nulls = [f for f in self.model_fields_set if getattr(self, f) is None and f not in nullable]
-        if nulls:
-            raise ValueError(f"these fields cannot be null: {', '.join(sorted(nulls))}")
-        return self
+    _not_null = not_null("name", "family", "specialties", "source_markets", "payer_types", "motivation",
+                         "languages", "threshold", "status")
 
 
 class SegmentOut(SegmentIn):
