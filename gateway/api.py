@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import aiohttp
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
@@ -15,10 +15,13 @@ from pydantic import BaseModel
 from gateway import openapi, service
 from gateway.proxy import GatewayState
 from gateway.schemas import KeyCreated, KeyIn, KeyOut
+from pentad.client import client_of
 from pentad.deps import RequireAdmin, Session
 from pentad.pagination import Page, Paging
+from services.integration.client import IntegrationClient
 
 router = APIRouter()
+Integration = Annotated[IntegrationClient, Depends(client_of(IntegrationClient))]
 
 
 def _gw(request: Request) -> GatewayState:
@@ -28,7 +31,9 @@ def _gw(request: Request) -> GatewayState:
 
 @router.post("/gateway/keys", response_model=KeyCreated, status_code=201, tags=["keys"],
              summary="Create an API key (shown once)")
-async def create_key(key_in: KeyIn, session: Session, _: RequireAdmin) -> KeyCreated:
+async def create_key(key_in: KeyIn, session: Session, _: RequireAdmin, integration: Integration) -> KeyCreated:
+    if key_in.stakeholder_id:
+        service.check_binding(key_in, await integration.stakeholder(key_in.stakeholder_id))
     record, key = await service.create(session, key_in=key_in)
     return KeyCreated.model_validate({**KeyOut.model_validate(record).model_dump(), "key": key})
 

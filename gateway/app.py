@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+import httpx
 import structlog
 from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
@@ -53,10 +54,13 @@ def create_admin_app(settings: Settings) -> FastAPI:
                           limiter=RateLimiter(per_second=settings.rate_limit_per_second,
                                               burst=settings.rate_limit_burst),
                           max_body=settings.max_body_bytes, timeout=settings.upstream_timeout_seconds)
+        # Typed service clients (httpx) for the gateway's own rare calls, e.g. key bindings.
+        clients = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
         try:
             await _bootstrap(db, settings)
-            yield {"gw": gw, "db": db, "settings": settings}
+            yield {"gw": gw, "db": db, "settings": settings, "http": clients}
         finally:
+            await clients.aclose()
             await http.close()
             await db.dispose()
 

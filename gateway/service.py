@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import ApiKey
 from gateway.schemas import KeyIn
-from pentad.errors import NotFound
+from pentad.errors import FieldError, Invalid, NotFound
 from pentad.identity import Caller, Role
 from pentad.ids import new_id
 from pentad.pagination import PageParams, paginate
 from pentad.settings import write_private_file
+from services.integration.client import StakeholderRef
 
 KEY_PREFIX = "pk_"
 
@@ -39,6 +40,24 @@ async def create(session: AsyncSession, *, key_in: KeyIn, key: str | None = None
     session.add(record)
     await session.flush()
     return record, key
+
+
+# Which register kinds a bound key may stand for: provider systems are those of providers
+# and of supporting businesses (hotels, transfers); facilitator keys, agents and insurers.
+_FACILITATOR_KINDS = frozenset({"facilitator", "insurer"})
+
+
+def check_binding(key_in: KeyIn, stakeholder: StakeholderRef | None) -> None:
+    field = "stakeholder_id"
+    if stakeholder is None:
+        raise Invalid("The key must be bound to a registered stakeholder.", errors=[FieldError(
+            field=field, value=key_in.stakeholder_id, message="no such stakeholder in /integration/stakeholders")])
+    wants_facilitator = key_in.role == Role.facilitator
+    if wants_facilitator != (stakeholder.kind in _FACILITATOR_KINDS):
+        raise Invalid(f"A {key_in.role.value} key cannot stand for a {stakeholder.kind}.", errors=[FieldError(
+            field=field, value=key_in.stakeholder_id,
+            message=f"{stakeholder.name} is a {stakeholder.kind}; facilitator keys are for facilitators and "
+                    "insurers, provider keys for everyone else")])
 
 
 async def list_(session: AsyncSession, *, paging: PageParams) -> tuple[Sequence[ApiKey], str | None]:

@@ -29,6 +29,14 @@ class Platform:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=10, **kw)
 
+    async def register(self, kind: str) -> str:
+        """A stakeholder in the register (through the gateway), for keys to be bound to."""
+        async with self.client(self.admin_key) as admin:
+            r = await admin.post("/integration/stakeholders", json={
+                "kind": kind, "name": f"Test {kind} {uuid.uuid4().hex[:8]}", "country": "HR", "city": "Rijeka"})
+            assert r.status_code == 201, r.text
+            return r.json()["id"]
+
     async def new_key(self, role: str, stakeholder_id: str | None = None) -> str:
         async with self.client(self.admin_key) as admin:
             r = await admin.post("/gateway/keys", json={"name": f"test {role}", "role": role,
@@ -86,8 +94,8 @@ async def test_missing_or_invalid_key_is_401_problem(platform: Platform, auth: s
 
 
 async def test_key_management_is_for_admins_only(platform: Platform) -> None:
-    for role, stakeholder in [("provider", "stk_a"), ("facilitator", "stk_b"), ("staff", None)]:
-        key = await platform.new_key(role, stakeholder)
+    for role, kind in [("provider", "hospital"), ("facilitator", "facilitator"), ("staff", None)]:
+        key = await platform.new_key(role, await platform.register(kind) if kind else None)
         async with platform.client(key) as c:
             assert (await c.get("/gateway/keys")).status_code == 403
             r = await c.post("/gateway/keys", json={"name": "x", "role": "admin"})
@@ -95,9 +103,10 @@ async def test_key_management_is_for_admins_only(platform: Platform) -> None:
 
 
 async def test_created_key_works_until_revoked(platform: Platform) -> None:
+    hospital = await platform.register("hospital")
     async with platform.client(platform.admin_key) as admin:
         r = await admin.post("/gateway/keys", json={"name": "hospital system", "role": "provider",
-                                                   "stakeholder_id": "stk_hosp"})
+                                                   "stakeholder_id": hospital})
         created = r.json()
         assert created["key"].startswith("pk_") and created["prefix"] == created["key"][:9]
         listed = (await admin.get("/gateway/keys", params={"limit": 500})).json()["items"]
@@ -105,10 +114,22 @@ async def test_created_key_works_until_revoked(platform: Platform) -> None:
         assert all("key" not in k for k in listed)
         async with platform.client(created["key"]) as c:
             who = (await c.get("/integration/whoami")).json()
-            assert who == {"key_id": created["id"], "role": "provider", "stakeholder_id": "stk_hosp"}
+            assert who == {"key_id": created["id"], "role": "provider", "stakeholder_id": hospital}
             assert (await admin.delete(f"/gateway/keys/{created['id']}")).status_code == 204
             assert (await c.get("/integration/whoami")).status_code == 401
         assert (await admin.delete(f"/gateway/keys/{created['id']}")).status_code == 404
+
+
+async def test_bound_keys_must_name_a_registered_stakeholder_of_a_fitting_kind(platform: Platform) -> None:
+    hotel, insurer = await platform.register("hotel"), await platform.register("insurer")
+    async with platform.client(platform.admin_key) as admin:
+        for role, stakeholder in [("provider", "stk_nobody"), ("facilitator", hotel), ("provider", insurer)]:
+            r = await admin.post("/gateway/keys", json={"name": "x", "role": role, "stakeholder_id": stakeholder})
+            assert r.status_code == 422, (role, r.text)
+            assert r.json()["errors"][0]["field"] == "stakeholder_id"
+        for role, stakeholder in [("provider", hotel), ("facilitator", insurer)]:
+            r = await admin.post("/gateway/keys", json={"name": "x", "role": role, "stakeholder_id": stakeholder})
+            assert r.status_code == 201, r.text
 
 
 async def test_bound_roles_need_a_stakeholder(platform: Platform) -> None:
@@ -132,12 +153,13 @@ async def test_key_creation_replay_does_not_leak_or_duplicate(platform: Platform
 
 
 async def test_clients_cannot_forge_identity_headers(platform: Platform) -> None:
-    key = await platform.new_key("facilitator", "stk_agent")
+    agent = await platform.register("facilitator")
+    key = await platform.new_key("facilitator", agent)
     forged = {"x-pentad-role": "admin", "x-pentad-key-id": "key_x", "x-pentad-stakeholder": "stk_other",
               "x-pentad-ts": "0", "x-pentad-signature": "00"}
     async with platform.client(key) as c:
         who = (await c.get("/promotion/whoami", headers=forged)).json()
-    assert who["role"] == "facilitator" and who["stakeholder_id"] == "stk_agent"
+    assert who["role"] == "facilitator" and who["stakeholder_id"] == agent
 
 
 async def test_service_ports_refuse_calls_that_skip_the_gateway(platform: Platform) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import quote
 
 from pydantic import BaseModel
 
-from pentad.client import ServiceClient
+from pentad.client import ServiceClient, UpstreamError
 
 
 class FxTable(BaseModel):
@@ -27,8 +28,24 @@ class CoverageList(BaseModel):
     items: list[Coverage]
 
 
+class StakeholderRef(BaseModel):
+    id: str
+    kind: str
+    name: str
+    status: str
+
+
 class IntegrationClient(ServiceClient):
     service = "integration"
+
+    async def stakeholder(self, stakeholder_id: str) -> StakeholderRef | None:
+        """The stakeholder, or None if the register has no such id."""
+        try:
+            return await self.get_model(f"/stakeholders/{quote(stakeholder_id, safe='')}", StakeholderRef)
+        except UpstreamError as exc:
+            if exc.upstream_status == 404:
+                return None
+            raise
 
     async def fx_rates(self) -> FxTable:
         return await self.get_model("/fx-rates", FxTable)
