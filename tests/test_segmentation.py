@@ -148,7 +148,7 @@ async def listed_ids(seg: httpx.AsyncClient, **params: Any) -> list[str]:
 # -- the specialty vocabulary -------------------------------------------------------------------
 
 async def test_vocabulary_is_seeded_and_filtered_by_family(seg: httpx.AsyncClient) -> None:
-    r = await seg.get("/specialties", auth=FAC)
+    r = await seg.get("/specialties", params={"limit": 500}, auth=FAC)
     assert r.status_code == 200
     by_code = {s["code"]: s for s in r.json()["items"]}
     ortho = by_code["orthopaedics"]
@@ -157,7 +157,7 @@ async def test_vocabulary_is_seeded_and_filtered_by_family(seg: httpx.AsyncClien
     assert by_code["dental_implantology"]["family"] == "dental"
     assert len(by_code) >= 18
 
-    dental = (await seg.get("/specialties", params={"family": "dental"})).json()["items"]
+    dental = (await seg.get("/specialties", params={"family": "dental", "limit": 500})).json()["items"]
     assert {s["family"] for s in dental} == {"dental"}
     assert {"dental_implantology", "cosmetic_dentistry"} <= {s["code"] for s in dental}
     assert "orthopaedics" not in {s["code"] for s in dental}
@@ -172,7 +172,7 @@ async def test_staff_extend_the_vocabulary_with_an_event(seg: httpx.AsyncClient)
     body = {"code": code, "name": "Hair restoration", "family": "medical", "procedures": ["FUE", "FUT"]}
     r = await seg.post("/specialties", json=body)
     assert r.status_code == 201 and r.json() == body
-    listed = {s["code"]: s for s in (await seg.get("/specialties", params={"family": "medical"})).json()["items"]}
+    listed = {s["code"]: s for s in (await seg.get("/specialties", params={"family": "medical", "limit": 500})).json()["items"]}
     assert listed[code] == body
 
     duplicate = await seg.post("/specialties", json={**body, "name": "Again"})
@@ -187,7 +187,7 @@ async def test_staff_extend_the_vocabulary_with_an_event(seg: httpx.AsyncClient)
     events = await feed(seg, start)
     assert [(e["type"], e["subject"], e["data"]) for e in events] == [
         ("specialty.created", code, {"code": code, "family": "medical"})]
-    stored = {s["code"]: s for s in (await seg.get("/specialties")).json()["items"]}
+    stored = {s["code"]: s for s in (await seg.get("/specialties", params={"limit": 500})).json()["items"]}
     assert stored[code]["name"] == "Hair restoration"
 
 
@@ -604,3 +604,16 @@ async def test_attractiveness_is_503_when_integration_is_down(databases, tmp: Pa
         assert r.json()["type"].endswith("/upstream-unavailable") and "integration" in r.json()["detail"]
         assert "Traceback" not in r.text
         assert (await seg.get(f"/segments/{sid}")).status_code == 200
+
+
+async def test_the_vocabulary_pages_like_every_list(seg: httpx.AsyncClient) -> None:
+    walked, cursor = [], None
+    while True:
+        page = (await seg.get("/specialties", params={"limit": 5, **({"cursor": cursor} if cursor else {})})).json()
+        assert len(page["items"]) <= 5
+        walked += [s["code"] for s in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    everything = [s["code"] for s in (await seg.get("/specialties", params={"limit": 500})).json()["items"]]
+    assert walked == everything == sorted(everything) and len(walked) >= 18

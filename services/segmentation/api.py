@@ -31,10 +31,10 @@ Integration = Annotated[IntegrationClient, Depends(client_of(IntegrationClient))
 
 @router.get("/specialties", response_model=Page[SpecialtyOut], tags=["specialties"],
             summary="The specialty vocabulary (codes used by segments, stakeholders, capacity)")
-async def list_specialties(session: Session, _: CurrentCaller,
+async def list_specialties(session: Session, _: CurrentCaller, paging: Paging,
                            family: Family | None = None) -> Page[SpecialtyOut]:
-    rows = await service.list_specialties(session, family=family)
-    return Page[SpecialtyOut](items=[SpecialtyOut.model_validate(r) for r in rows])
+    rows, cursor = await service.list_specialties(session, paging=paging, family=family)
+    return Page[SpecialtyOut](items=[SpecialtyOut.model_validate(r) for r in rows], next_cursor=cursor)
 
 
 @router.post("/specialties", response_model=SpecialtyOut, status_code=201, tags=["specialties"],

@@ -17,13 +17,22 @@ class SpecialtyRef(BaseModel):
 
 class SpecialtyList(BaseModel):
     items: list[SpecialtyRef]
+    next_cursor: str | None = None
 
 
 class SegmentationClient(ServiceClient):
     service = "segmentation"
 
     async def specialties(self) -> list[SpecialtyRef]:
-        return (await self.get_model("/specialties", SpecialtyList)).items
+        """The whole vocabulary, every page of it."""
+        found: list[SpecialtyRef] = []
+        params: dict[str, str | int] = {"limit": 500}
+        while True:
+            page = await self.get_model("/specialties", SpecialtyList, params=params)
+            found += page.items
+            if page.next_cursor is None:
+                return found
+            params["cursor"] = page.next_cursor
 
 
 class SpecialtyVocabulary:

@@ -35,11 +35,12 @@ _TAGGED = {"specialties": "specialty", "source_markets": "market", "payer_types"
 
 # -- specialties -------------------------------------------------------------------------------
 
-async def list_specialties(session: AsyncSession, *, family: str | None = None) -> Sequence[Specialty]:
-    stmt = sa.select(Specialty).order_by(Specialty.code)
+async def list_specialties(session: AsyncSession, *, paging: PageParams, family: str | None = None
+                           ) -> tuple[Sequence[Specialty], str | None]:
+    stmt = sa.select(Specialty)
     if family:
         stmt = stmt.where(Specialty.family == family)
-    return (await session.scalars(stmt)).all()
+    return await paginate(session, stmt, Specialty.code, paging)
 
 
 async def create_specialty(session: AsyncSession, *, specialty_in: SpecialtyIn) -> Specialty:
