@@ -172,7 +172,8 @@ async def test_staff_extend_the_vocabulary_with_an_event(seg: httpx.AsyncClient)
     body = {"code": code, "name": "Hair restoration", "family": "medical", "procedures": ["FUE", "FUT"]}
     r = await seg.post("/specialties", json=body)
     assert r.status_code == 201 and r.json() == body
-    listed = {s["code"]: s for s in (await seg.get("/specialties", params={"family": "medical", "limit": 500})).json()["items"]}
+    medical = await seg.get("/specialties", params={"family": "medical", "limit": 500})
+    listed = {s["code"]: s for s in medical.json()["items"]}
     assert listed[code] == body
 
     duplicate = await seg.post("/specialties", json={**body, "name": "Again"})
