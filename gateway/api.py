@@ -106,6 +106,13 @@ async def merged_openapi(request: Request) -> JSONResponse:
     return JSONResponse(doc)
 
 
+DOCS_STATIC = "/docs/static"
+
+
 @router.get("/docs", include_in_schema=False)
 async def docs() -> HTMLResponse:
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="Pentad API")
+    # Swagger UI's own files are served from here, not a CDN: consoles on closed networks work too.
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="Pentad API",
+                               swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+                               swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
+                               swagger_favicon_url=f"{DOCS_STATIC}/favicon.png")

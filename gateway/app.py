@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib import resources
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,6 +12,7 @@ import aiohttp
 import httpx
 import structlog
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 
 from gateway import api, service
@@ -71,6 +73,9 @@ def create_admin_app(settings: Settings) -> FastAPI:
                               "and their coordination, behind one gateway.")
     install_error_handlers(app)
     app.include_router(api.router)
+    # Swagger UI 5 (OpenAPI 3.1) as shipped inside the fastapi-offline package.
+    app.mount(api.DOCS_STATIC, StaticFiles(directory=str(resources.files("fastapi_offline") / "static")),
+              name="docs-static")
     app.add_middleware(UnitOfWork, source="gateway", keep_for_replay=_without_secret)
     return app
 

@@ -93,7 +93,7 @@ class Gateway:
         if base is not None and rest in SERVICE_OPEN_PATHS:
             await self._proxy(scope, receive, send, gw, base, len(prefix) + 1, None)
             return
-        if base is None and path in GATEWAY_OPEN_PATHS:
+        if base is None and (path in GATEWAY_OPEN_PATHS or path.startswith("/docs/static/")):
             await self.admin_app(scope, receive, send)
             return
         request_id = state["request_id"]

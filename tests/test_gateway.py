@@ -291,6 +291,12 @@ async def test_merged_openapi_and_docs(platform: Platform) -> None:
     assert "Problem" in doc["components"]["schemas"]
     assert doc["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    assert "cdn" not in docs.text and "/docs/static/swagger-ui-bundle.js" in docs.text
+    async with platform.client() as c:
+        js = await c.get("/docs/static/swagger-ui-bundle.js")
+        css = await c.get("/docs/static/swagger-ui.css")
+    assert js.status_code == 200 and "SwaggerUIBundle" in js.text[:2000]
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
 
 
 async def test_location_headers_are_given_under_the_prefix(platform: Platform) -> None:
