@@ -7,6 +7,7 @@ errors as ``application/problem+json``. Unknown exceptions stay 500s without a t
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, ClassVar
 
 import orjson
@@ -84,6 +85,14 @@ class Invalid(PentadError):
     """Input that is well-formed but not acceptable (unknown code, bad range...)."""
 
     status, slug, title = 422, "validation-error", "Validation error"
+
+
+def unknown_codes(codes: list[str], known: Collection[str], *, field: str, message: str) -> None:
+    """422 naming each of ``codes`` (by its index in ``field``) that is not in ``known``."""
+    unknown = [FieldError(field=f"{field}.{i}", message=message, value=code)
+               for i, code in enumerate(codes) if code not in known]
+    if unknown:
+        raise Invalid(f"Some {field} are not known.", errors=unknown)
 
 
 def problem_body(status: int, slug: str, title: str, detail: str | None = None, *,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from pentad.db import UTCDateTime, make_metadata
@@ -74,3 +76,12 @@ def create_kit_tables_v1() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key_id", "idem_key", name="pk_idempotency_records"),
     )
+
+
+def versioned_columns_v1() -> list[sa.Column[Any]]:
+    """The columns of ``pentad.orm.Versioned`` as migrations create them (frozen like the above)."""
+    return [
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    ]

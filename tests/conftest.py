@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from pentad.logging import configure_logging
+from tests.pillars import integ, pair, seg  # noqa: F401 - fixtures shared by the pillar tests
 from tests.support import PG_ADMIN_URL, DatabaseFactory
 
 configure_logging(service="tests", fmt="json", level="info", cache=False)

@@ -9,10 +9,6 @@ looks at what it made (or at the events after the feed position it started from)
 from __future__ import annotations
 
 import math
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,86 +17,16 @@ from typing import Any
 import httpx
 import pytest
 
-from pentad import SERVICES
 from pentad.serve import build
+from tests.pillars import FAC, PROBLEM, feed, last_seq, money, service_urls, unique
 from tests.support import (
     STAFF,
     SignedAs,
     asgi_client,
     facilitator,
-    free_port,
     provider,
-    serving,
     settings_for,
 )
-
-FAC = SignedAs(facilitator("stk_some_agent"))
-PROBLEM = "application/problem+json"
-
-
-@dataclass
-class Pair:
-    """Segmentation and Integration, running and calling each other."""
-
-    urls: dict[str, str]
-    databases: dict[str, str]
-
-    def client(self, service: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.urls[service], auth=SignedAs(STAFF), timeout=30)
-
-
-def service_urls() -> dict[str, str]:
-    return {name: f"http://127.0.0.1:{free_port()}" for name in SERVICES}
-
-
-@pytest.fixture(scope="module")
-async def pair(databases, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pair]:
-    tmp = tmp_path_factory.mktemp("seg-pair")
-    urls = service_urls()
-    dbs: dict[str, str] = {}
-    async with AsyncExitStack() as stack:
-        for name in ("segmentation", "integration"):
-            dbs[name] = await databases.new(name)
-            app = build(name, settings_for(name, dbs[name], tmp, service_urls=urls))
-            await stack.enter_async_context(serving(app, int(urls[name].rsplit(":", 1)[1])))
-        yield Pair(urls, dbs)
-
-
-@pytest.fixture
-async def seg(pair: Pair) -> AsyncIterator[httpx.AsyncClient]:
-    async with pair.client("segmentation") as c:
-        yield c
-
-
-@pytest.fixture
-async def integ(pair: Pair) -> AsyncIterator[httpx.AsyncClient]:
-    async with pair.client("integration") as c:
-        yield c
-
-
-# -- helpers ------------------------------------------------------------------------------------
-
-def unique(prefix: str = "t") -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:12]}"
-
-
-async def feed(client: httpx.AsyncClient, after: int = 0) -> list[dict[str, Any]]:
-    """Every event after ``after``, walking the feed's pages."""
-    items: list[dict[str, Any]] = []
-    cursor = after
-    while True:
-        r = await client.get("/events", params={"after": cursor, "limit": 500})
-        assert r.status_code == 200, r.text
-        page = r.json()
-        items += page["items"]
-        if page["next_cursor"] is None:
-            return items
-        cursor = int(page["next_cursor"])
-
-
-async def last_seq(client: httpx.AsyncClient) -> int:
-    items = await feed(client)
-    return items[-1]["seq"] if items else 0
 
 
 async def new_specialty(seg: httpx.AsyncClient, family: str = "medical") -> str:
@@ -109,10 +35,6 @@ async def new_specialty(seg: httpx.AsyncClient, family: str = "medical") -> str:
                                              "procedures": ["a procedure"]})
     assert r.status_code == 201, r.text
     return code
-
-
-def money(amount: str, currency: str = "EUR") -> dict[str, str]:
-    return {"amount": amount, "currency": currency}
 
 
 def segment_body(**changes: Any) -> dict[str, Any]:

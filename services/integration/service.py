@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pentad.errors import FieldError, Forbidden, Invalid, NotFound
+from pentad.errors import Forbidden, NotFound, unknown_codes
 from pentad.identity import Caller, Role
 from pentad.ids import new_id
 from pentad.pagination import PageParams, paginate
@@ -25,10 +25,7 @@ from services.integration.schemas import (
 
 
 def check_specialties(codes: list[str], known: Collection[str], field: str = "specialties") -> None:
-    unknown = [FieldError(field=f"{field}.{i}", message="unknown specialty code (see GET /segmentation/specialties)",
-                          value=code) for i, code in enumerate(codes) if code not in known]
-    if unknown:
-        raise Invalid("Some specialties are not in the vocabulary.", errors=unknown)
+    unknown_codes(codes, known, field=field, message="unknown specialty code (see GET /segmentation/specialties)")
 
 
 # -- who may see and change what ------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pentad.errors import Conflict, FieldError, Invalid, NotFound
+from pentad.errors import Conflict, NotFound, unknown_codes
 from pentad.ids import new_id
 from pentad.money import MissingRate, convert
 from pentad.pagination import PageParams, paginate
@@ -55,10 +55,7 @@ async def create_specialty(session: AsyncSession, *, specialty_in: SpecialtyIn) 
 
 async def _check_specialties(session: AsyncSession, codes: list[str], field: str = "specialties") -> None:
     known = set((await session.scalars(sa.select(Specialty.code).where(Specialty.code.in_(codes)))).all())
-    unknown = [FieldError(field=f"{field}.{i}", message="unknown specialty code (see GET /specialties)",
-                          value=code) for i, code in enumerate(codes) if code not in known]
-    if unknown:
-        raise Invalid("Some specialties are not in the vocabulary.", errors=unknown)
+    unknown_codes(codes, known, field=field, message="unknown specialty code (see GET /specialties)")
 
 
 # -- segments ----------------------------------------------------------------------------------

@@ -9,18 +9,12 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
+from pentad.tables import versioned_columns_v1
+
 revision = "int_0002"
 down_revision = "int_0001"
 branch_labels = None
 depends_on = None
-
-
-def _versioned() -> list[sa.Column]:
-    return [
-        sa.Column("version", sa.Integer, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    ]
 
 
 def upgrade() -> None:
@@ -34,7 +28,7 @@ def upgrade() -> None:
         sa.Column("languages", sa.JSON, nullable=False),
         sa.Column("specialties", sa.JSON, nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
-        *_versioned(),
+        *versioned_columns_v1(),
         sa.PrimaryKeyConstraint("id", name="pk_stakeholders"),
     )
     op.create_index("ix_stakeholders_kind", "stakeholders", ["kind"])
@@ -70,7 +64,7 @@ def upgrade() -> None:
         sa.Column("components", sa.JSON, nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("status_reason", sa.String(500), nullable=True),
-        *_versioned(),
+        *versioned_columns_v1(),
         sa.PrimaryKeyConstraint("id", name="pk_packages"),
     )
     op.create_index("ix_packages_specialty", "packages", ["specialty"])
@@ -89,7 +83,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, nullable=False, autoincrement=False),
         sa.Column("base", sa.String(3), nullable=False),
         sa.Column("rates", sa.JSON, nullable=False),
-        *_versioned(),
+        *versioned_columns_v1(),
         sa.PrimaryKeyConstraint("id", name="pk_fx_table"),
     )
     now = datetime.now(UTC)

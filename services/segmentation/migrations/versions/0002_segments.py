@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
+from pentad.tables import versioned_columns_v1
+
 revision = "seg_0002"
 down_revision = "seg_0001"
 branch_labels = None
@@ -54,14 +56,6 @@ SPECIALTIES = [
 ]
 
 
-def _timestamps() -> list[sa.Column]:
-    return [
-        sa.Column("version", sa.Integer, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    ]
-
-
 def upgrade() -> None:
     specialties = op.create_table(
         "specialties",
@@ -69,7 +63,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(120), nullable=False),
         sa.Column("family", sa.String(30), nullable=False),
         sa.Column("procedures", sa.JSON, nullable=False),
-        *_timestamps(),
+        *versioned_columns_v1(),
         sa.PrimaryKeyConstraint("code", name="pk_specialties"),
     )
     op.create_index("ix_specialties_family", "specialties", ["family"])
@@ -87,7 +81,7 @@ def upgrade() -> None:
         sa.Column("languages", sa.JSON, nullable=False),
         sa.Column("demand", sa.JSON, nullable=True),
         sa.Column("threshold", sa.JSON, nullable=False),
-        *_timestamps(),
+        *versioned_columns_v1(),
         sa.PrimaryKeyConstraint("id", name="pk_segments"),
     )
     op.create_index("ix_segments_family", "segments", ["family"])
