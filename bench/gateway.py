@@ -49,11 +49,17 @@ def _free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
+def start_trivial(port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.trivial_backend:app", "--port", str(port),
+                             "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
+                            stdout=subprocess.DEVNULL, stderr=None, cwd=ROOT)
+
+
 def start(component: str, env: dict[str, str], port: int, access_log: bool) -> subprocess.Popen[bytes]:
     e = {**env, "PENTAD_SERVICE": component, "PENTAD_PORT": str(port),
          "PENTAD_ACCESS_LOG": "true" if access_log else "false"}
     return subprocess.Popen([sys.executable, "-m", "pentad.serve", component], env=e,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+                            stdout=subprocess.DEVNULL, stderr=None, cwd=ROOT)
 
 
 def wait_up(url: str) -> None:
@@ -127,6 +133,20 @@ def main() -> None:
                 gw.wait()
             svc.terminate()
             svc.wait()
+        # Against a backend far faster than a real service: the gateway's cost laid bare.
+        trivial = start_trivial(base + 1)
+        procs.append(trivial)
+        wait_up(urls["segmentation"] + ROUTE)
+        results["trivial backend direct"] = (wrk(urls["segmentation"] + ROUTE, [], args.connections, args.duration)[0],
+                                             wrk(urls["segmentation"] + ROUTE, [], 1, args.duration)[1])
+        gw = start("gateway", env, base, True)
+        procs.append(gw)
+        wait_up(f"http://127.0.0.1:{base}/health/live")
+        through = f"http://127.0.0.1:{base}/segmentation{ROUTE}"
+        auth = [("Authorization", f"Bearer {(data / 'admin.key').read_text().strip()}")]
+        wrk(through, auth, args.connections, 2)
+        results["trivial backend via gateway"] = (wrk(through, auth, args.connections, args.duration)[0],
+                                                  wrk(through, auth, 1, args.duration)[1])
     finally:
         for p in procs:
             if p.poll() is None:
@@ -145,6 +165,9 @@ def main() -> None:
     print(f"gateway added p50: {added:.3f} ms (target <= 0.25)  {'MET' if added <= 0.25 else 'MISSED'}")
     print(f"access line cost on the service: {(1 - d[0] / quiet[0]) * 100:.1f}% throughput, "
           f"{d[1] - quiet[1]:+.3f} ms p50")
+    td, tg = results["trivial backend direct"], results["trivial backend via gateway"]
+    print(f"against the trivial backend: {tg[0] / td[0]:.2f}x throughput, {tg[1] - td[1]:+.3f} ms p50 "
+          "(the gateway's own cost when the backend costs next to nothing)")
 
 
 if __name__ == "__main__":

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from importlib import resources
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
-import aiohttp
 import httpx
 import structlog
 from fastapi import FastAPI
@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway import api, service
 from gateway.limits import KeyCache, RateLimiter
 from gateway.proxy import Gateway, GatewayState
+from gateway.upstream import UpstreamPool
 from pentad import SERVICES
 from pentad.db import Database
 from pentad.errors import PROBLEM_RESPONSES, install_error_handlers
@@ -37,6 +38,13 @@ def _without_secret(path: str, body: bytes) -> bytes:
     return body
 
 
+def _pool(url: str, timeout: float) -> UpstreamPool:
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
+        raise RuntimeError(f"service URL {url!r} must be http://host:port (TLS ends before the services)")
+    return UpstreamPool(parts.hostname, parts.port or 80, timeout=timeout)
+
+
 def create_admin_app(settings: Settings) -> FastAPI:
     if not settings.secret:
         raise RuntimeError("PENTAD_SECRET is required to sign callers' identities")
@@ -47,23 +55,22 @@ def create_admin_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         db = Database.connect(settings.resolved_database_url())
-        http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60, enable_cleanup_closed=True),
-            timeout=aiohttp.ClientTimeout(total=settings.upstream_timeout_seconds),
-            auto_decompress=False, skip_auto_headers=("User-Agent", "Accept-Encoding"))
-        gw = GatewayState(db=db, http=http, upstreams={s: settings.url_of(s) for s in SERVICES},
+        # Typed service clients and the gateway's own rare calls (health, OpenAPI, key bindings).
+        http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+        upstreams = {s: settings.url_of(s) for s in SERVICES}
+        pools = {s: _pool(url, settings.upstream_timeout_seconds) for s, url in upstreams.items()}
+        gw = GatewayState(db=db, http=http, upstreams=upstreams, pools=pools,
                           secret=settings.secret.encode(), keys=KeyCache(ttl=settings.key_cache_seconds),
                           limiter=RateLimiter(per_second=settings.rate_limit_per_second,
                                               burst=settings.rate_limit_burst),
                           max_body=settings.max_body_bytes, timeout=settings.upstream_timeout_seconds)
-        # Typed service clients (httpx) for the gateway's own rare calls, e.g. key bindings.
-        clients = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
         try:
             await _bootstrap(db, settings)
-            yield {"gw": gw, "db": db, "settings": settings, "http": clients}
+            yield {"gw": gw, "db": db, "settings": settings, "http": http}
         finally:
-            await clients.aclose()
-            await http.close()
+            for pool in pools.values():
+                pool.close()
+            await http.aclose()
             await db.dispose()
 
     app = FastAPI(title="Pentad", version="0.1.0", lifespan=lifespan, openapi_url=None,

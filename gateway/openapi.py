@@ -10,19 +10,19 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiohttp
+import httpx
 
 BEARER = {"ApiKey": {"type": "http", "scheme": "bearer",
                      "description": "An API key from POST /gateway/keys (admins) or `pentad keys create`."}}
 _OPEN = {"/health/live", "/health/ready"}
 
 
-async def fetch_service_docs(http: aiohttp.ClientSession, upstreams: dict[str, str]) -> dict[str, dict[str, Any]]:
+async def fetch_service_docs(http: httpx.AsyncClient, upstreams: dict[str, str]) -> dict[str, dict[str, Any]]:
     async def one(name: str, base: str) -> tuple[str, dict[str, Any] | None]:
         try:
-            async with http.get(base + "/openapi.json", timeout=aiohttp.ClientTimeout(total=5)) as resp:
-                return name, (await resp.json()) if resp.status == 200 else None
-        except (aiohttp.ClientError, TimeoutError):
+            resp = await http.get(base + "/openapi.json", timeout=5)
+            return name, resp.json() if resp.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
             return name, None
 
     pairs = await asyncio.gather(*(one(n, b) for n, b in upstreams.items()))

@@ -1,23 +1,23 @@
 """The proxy path: a raw ASGI handler in front of the key-management app.
 
 Measured on a 2-core box, a FastAPI route calling ``httpx.AsyncClient`` kept only ~5% of
-direct throughput (httpcore pool contention, encode/httpx#3215); raw ASGI with an
-aiohttp connection pool keeps most of it (see bench/gateway.py). So this path skips
-FastAPI routing and pydantic: it authenticates, rate-limits, signs the caller's
-identity, forwards the request bytes and streams back the answer bytes.
+direct throughput (httpcore pool contention, encode/httpx#3215), and raw ASGI over
+aiohttp's client about half against a minimal backend. So this path skips FastAPI
+routing and pydantic and uses its own keep-alive client (gateway/upstream.py): it
+authenticates, rate-limits, signs the caller's identity, forwards the request bytes
+and sends back the answer bytes (see bench/gateway.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from dataclasses import dataclass, field
 
-import aiohttp
+import httpx
 import structlog
-from yarl import URL
 
 from gateway.limits import KeyCache, RateLimiter
+from gateway.upstream import UpstreamError, UpstreamPool, UpstreamTimeout, UpstreamUnavailable
 from pentad.db import Database, write_intent
 from pentad.http import ASGIApp, Receive, Scope, Send, send_problem
 from pentad.identity import Caller, sign, strip_identity
@@ -38,8 +38,9 @@ GATEWAY_OPEN_PATHS = frozenset({"/health", "/health/live", "/health/ready", "/op
 @dataclass
 class GatewayState:
     db: Database
-    http: aiohttp.ClientSession
+    http: httpx.AsyncClient  # the gateway's own rare calls: health, OpenAPI, typed clients
     upstreams: dict[str, str]
+    pools: dict[str, UpstreamPool]  # the proxy path, one per service
     secret: bytes
     keys: KeyCache
     limiter: RateLimiter
@@ -88,7 +89,7 @@ class Gateway:
         path: str = scope["path"]
         slash = path.find("/", 1)
         prefix = path[1:slash] if slash > 0 else path[1:]
-        base = gw.upstreams.get(prefix)
+        base = gw.pools.get(prefix)
         rest = path[slash:] if slash > 0 else "/"
         if base is not None and rest in SERVICE_OPEN_PATHS:
             await self._proxy(scope, receive, send, gw, base, len(prefix) + 1, None)
@@ -116,7 +117,7 @@ class Gateway:
         else:
             await self._proxy(scope, receive, send, gw, base, len(prefix) + 1, caller)
 
-    async def _proxy(self, scope: Scope, receive: Receive, send: Send, gw: GatewayState, base: str,
+    async def _proxy(self, scope: Scope, receive: Receive, send: Send, gw: GatewayState, pool: UpstreamPool,
                      cut: int, caller: Caller | None) -> None:
         request_id: str = scope["state"]["request_id"]
         body = await _read_body(receive, gw.max_body)
@@ -124,41 +125,36 @@ class Gateway:
             await send_problem(send, 413, "payload-too-large", "Payload too large",
                                f"Request bodies are limited to {gw.max_body} bytes.", request_id=request_id)
             return
-        raw_path: bytes = (scope.get("raw_path") or scope["path"].encode())[cut:] or b"/"
-        upstream_path = raw_path.decode("latin-1")
-        headers = [(k.decode("latin-1"), v.decode("latin-1"))
-                   for k, v in strip_identity(scope["headers"]) if k not in _HOP_BY_HOP]
-        headers.append(("x-request-id", request_id))
+        full_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        raw_path = full_path[cut:] or b"/"
+        headers = [(k, v) for k, v in strip_identity(scope["headers"]) if k not in _HOP_BY_HOP]
+        headers.append((b"x-request-id", request_id.encode()))
         if client := scope.get("client"):
-            headers.append(("x-forwarded-for", client[0]))
+            headers.append((b"x-forwarded-for", client[0].encode()))
         if caller is not None:
-            headers.extend(sign(gw.secret, method=scope["method"], path=upstream_path, caller=caller,
-                                request_id=request_id))
-        query = scope.get("query_string") or b""
-        url = URL(base + upstream_path + ("?" + query.decode("latin-1") if query else ""), encoded=True)
+            headers += [(k.encode(), v.encode()) for k, v in sign(
+                gw.secret, method=scope["method"], path=raw_path.decode("latin-1"), caller=caller,
+                request_id=request_id)]
+        query: bytes = scope.get("query_string") or b""
         try:
-            async with gw.http.request(scope["method"], url, headers=headers, data=body or None,
-                                       allow_redirects=False) as upstream:
-                payload = await upstream.read()
-                status = upstream.status
-                out = [(k.lower(), v) for k, v in upstream.raw_headers
-                       if k.lower() not in _HOP_BY_HOP_RESPONSE]
-                if upstream.headers.get("location", "").startswith("/"):
-                    # The service names its own path; the caller knows it under the prefix.
-                    prefix = (scope.get("raw_path") or scope["path"].encode())[:cut]
-                    out = [(k, prefix + v if k == b"location" else v) for k, v in out]
-        except TimeoutError:
+            answer = await pool.request(scope["method"].encode(), raw_path + b"?" + query if query else raw_path,
+                                        headers, body)
+        except UpstreamTimeout:
             await self._upstream_failed(send, 504, "upstream-timeout", "Gateway timeout", request_id)
             return
-        except aiohttp.ClientConnectorError:
+        except UpstreamUnavailable:
             await self._upstream_failed(send, 503, "service-unavailable", "Service unavailable", request_id)
             return
-        except (aiohttp.ClientError, asyncio.IncompleteReadError):
+        except UpstreamError:
             await self._upstream_failed(send, 502, "bad-gateway", "Bad gateway", request_id)
             return
-        out.append((b"content-length", str(len(payload)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": out})
-        await send({"type": "http.response.body", "body": payload})
+        out = [(k, v) for k, v in answer.headers if k not in _HOP_BY_HOP_RESPONSE]
+        if any(k == b"location" and v.startswith(b"/") for k, v in out):
+            # The service names its own path; the caller knows it under the prefix.
+            out = [(k, full_path[:cut] + v if k == b"location" and v.startswith(b"/") else v) for k, v in out]
+        out.append((b"content-length", str(len(answer.body)).encode()))
+        await send({"type": "http.response.start", "status": answer.status, "headers": out})
+        await send({"type": "http.response.body", "body": answer.body})
 
     @staticmethod
     async def _upstream_failed(send: Send, status: int, slug: str, title: str, request_id: str) -> None:

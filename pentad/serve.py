@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging(service=settings.service, fmt=settings.log_format, level=settings.log_level)
     uvicorn.run(build(settings.service, settings), host=settings.host, port=settings.port,  # type: ignore[arg-type]
                 loop="uvloop", http="httptools", access_log=False, log_config=None,
-                server_header=False, timeout_graceful_shutdown=10)
+                server_header=False, timeout_graceful_shutdown=10,
+                # Longer than the gateway keeps an idle upstream connection (gateway/upstream.py).
+                timeout_keep_alive=75)
 
 
 if __name__ == "__main__":

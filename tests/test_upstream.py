@@ -1,0 +1,204 @@
+"""The gateway's upstream client (gateway/upstream.py) against real servers on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from gateway.upstream import UpstreamBroken, UpstreamPool, UpstreamTimeout, UpstreamUnavailable
+from tests.support import free_port, serving
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    return head, await reader.readexactly(length)
+
+
+class RawServer:
+    """Counts connections and requests; answers as ``handler`` says."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.requests: list[bytes] = []
+
+    async def start(self, handler: Handler) -> tuple[asyncio.Server, int]:
+        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            try:
+                await handler(reader, writer)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+        return server, server.sockets[0].getsockname()[1]
+
+
+@pytest.fixture
+async def keepalive() -> AsyncIterator[tuple[RawServer, int]]:
+    raw = RawServer()
+
+    async def answer_all(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, body = await read_request(reader)
+            raw.requests.append(head + body)
+            payload = b"echo:" + body
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: "
+                         + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+            await writer.drain()
+
+    server, port = await raw.start(answer_all)
+    async with server:
+        yield raw, port
+
+
+async def test_requests_reuse_one_kept_connection(keepalive: tuple[RawServer, int]) -> None:
+    raw, port = keepalive
+    pool = UpstreamPool("127.0.0.1", port, timeout=5)
+    for i in range(5):
+        answer = await pool.request(b"POST", b"/things?x=1", [(b"x-test", b"yes")], f"body{i}".encode())
+        assert answer.status == 200 and answer.body == f"echo:body{i}".encode()
+        assert (b"content-type", b"text/plain") in answer.headers
+    assert raw.connections == 1 and len(raw.requests) == 5
+    assert raw.requests[0].startswith(b"POST /things?x=1 HTTP/1.1\r\n") and b"x-test: yes" in raw.requests[0]
+    pool.close()
+
+
+async def test_concurrent_requests_use_separate_connections(keepalive: tuple[RawServer, int]) -> None:
+    raw, port = keepalive
+    pool = UpstreamPool("127.0.0.1", port, timeout=5)
+    answers = await asyncio.gather(*(pool.request(b"GET", b"/", [], b"") for _ in range(4)))
+    assert [a.status for a in answers] == [200] * 4 and raw.connections == 4
+    await asyncio.gather(*(pool.request(b"GET", b"/", [], b"") for _ in range(4)))
+    assert raw.connections == 4  # all four were kept and reused
+    pool.close()
+
+
+async def _chunked(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    if scope["type"] == "lifespan":
+        while (m := await receive())["type"] != "lifespan.shutdown":
+            await send({"type": m["type"] + ".complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    await send({"type": "http.response.start", "status": 201, "headers": [(b"content-type", b"text/plain")]})
+    for part in (b"one,", b"two,", b"three"):
+        await send({"type": "http.response.body", "body": part, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def test_chunked_answers_and_head_requests() -> None:
+    port = free_port()
+    async with serving(_chunked, port):
+        pool = UpstreamPool("127.0.0.1", port, timeout=5)
+        answer = await pool.request(b"GET", b"/stream", [], b"")
+        assert answer.status == 201 and answer.body == b"one,two,three"
+        assert (b"transfer-encoding", b"chunked") in answer.headers
+        head = await pool.request(b"HEAD", b"/stream", [], b"")
+        assert head.status == 201 and head.body == b""
+        again = await pool.request(b"GET", b"/stream", [], b"")
+        assert again.body == b"one,two,three"
+        pool.close()
+
+
+async def test_a_connection_the_service_closed_while_idle_is_not_used(keepalive: tuple[RawServer, int]) -> None:
+    raw = RawServer()
+
+    async def one_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+        # ...and the server drops the kept connection, as uvicorn does after its keep-alive
+
+    server, port = await raw.start(one_then_close)
+    async with server:
+        pool = UpstreamPool("127.0.0.1", port, timeout=5)
+        assert (await pool.request(b"POST", b"/", [], b"x")).body == b"ok"
+        await asyncio.sleep(0.05)  # the close reaches us
+        assert (await pool.request(b"POST", b"/", [], b"y")).body == b"ok"
+        assert raw.connections == 2
+        pool.close()
+
+
+async def test_a_post_lost_on_a_reused_connection_is_not_retried() -> None:
+    raw = RawServer()
+    seen: list[bytes] = []
+
+    async def answer_then_drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+        head, body = await read_request(reader)  # the next request arrives, then the line drops
+        seen.append(body)
+
+    server, port = await raw.start(answer_then_drop)
+    async with server:
+        pool = UpstreamPool("127.0.0.1", port, timeout=5)
+        await pool.request(b"POST", b"/", [], b"first")
+        with pytest.raises(UpstreamBroken):
+            await pool.request(b"POST", b"/", [], b"second")
+        await asyncio.sleep(0.05)
+        assert seen == [b"second"] and raw.connections == 1  # sent once, never replayed
+        pool.close()
+
+
+async def test_a_get_lost_on_a_reused_connection_is_retried_once() -> None:
+    raw = RawServer()
+
+    async def drop_second_on_first_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+        if raw.connections == 1:
+            await read_request(reader)  # drop without answering
+
+    server, port = await raw.start(drop_second_on_first_connection)
+    async with server:
+        pool = UpstreamPool("127.0.0.1", port, timeout=5)
+        await pool.request(b"GET", b"/", [], b"")
+        assert (await pool.request(b"GET", b"/", [], b"")).body == b"ok"
+        assert raw.connections == 2
+        pool.close()
+
+
+async def test_timeouts_close_the_connection_so_late_answers_are_never_misread() -> None:
+    raw = RawServer()
+
+    async def slow_first(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, _ = await read_request(reader)
+            if b"/slow" in head:
+                await asyncio.sleep(0.5)
+            payload = head.split(b" ")[1]
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: " + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+            await writer.drain()
+
+    server, port = await raw.start(slow_first)
+    async with server:
+        pool = UpstreamPool("127.0.0.1", port, timeout=0.2)
+        with pytest.raises(UpstreamTimeout):
+            await pool.request(b"GET", b"/slow", [], b"")
+        assert (await pool.request(b"GET", b"/fast", [], b"")).body == b"/fast"
+        assert raw.connections == 2
+        pool.close()
+
+
+async def test_nobody_listening_is_unavailable_and_garbage_is_broken() -> None:
+    with pytest.raises(UpstreamUnavailable):
+        await UpstreamPool("127.0.0.1", free_port(), timeout=2).request(b"GET", b"/", [], b"")
+
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"SPDY/9 banana\r\n\r\n")
+        await writer.drain()
+
+    server, port = await RawServer().start(garbage)
+    async with server:
+        with pytest.raises(UpstreamBroken):
+            await UpstreamPool("127.0.0.1", port, timeout=2).request(b"GET", b"/", [], b"")
