@@ -134,7 +134,7 @@ async def test_a_post_lost_on_a_reused_connection_is_not_retried() -> None:
         await read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
         await writer.drain()
-        head, body = await read_request(reader)  # the next request arrives, then the line drops
+        _, body = await read_request(reader)  # the next request arrives, then the line drops
         seen.append(body)
 
     server, port = await raw.start(answer_then_drop)
