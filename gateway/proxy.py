@@ -26,8 +26,8 @@ log = structlog.get_logger("pentad.gateway")
 
 # Connection-level headers are not forwarded (RFC 9110 §7.6.1); nor are client credentials.
 _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization",
-                         b"te", b"trailer", b"transfer-encoding", b"upgrade", b"host",
-                         b"authorization", b"x-request-id", b"content-length"})
+                         b"te", b"trailer", b"transfer-encoding", b"upgrade", b"host", b"expect",
+                         b"authorization", b"x-request-id", b"content-length", b"traceparent"})
 _HOP_BY_HOP_RESPONSE = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"content-length",
                                   b"x-request-id", b"server", b"date"})
 SERVICE_OPEN_PATHS = frozenset({"/health/live", "/health/ready"})
@@ -87,10 +87,18 @@ class Gateway:
         state = scope["state"]
         gw: GatewayState = state["gw"]
         path: str = scope["path"]
-        slash = path.find("/", 1)
-        prefix = path[1:slash] if slash > 0 else path[1:]
+        # The prefix is read off the raw path, the one that is cut and forwarded: an encoded
+        # prefix or slash (/%69ntegration, /integration%2F...) is simply not a service path.
+        raw: bytes = scope.get("raw_path") or path.encode()
+        slash = raw.find(b"/", 1)
+        prefix = (raw[1:slash] if slash > 0 else raw[1:]).decode("latin-1")
         base = gw.pools.get(prefix)
-        rest = path[slash:] if slash > 0 else "/"
+        rest = raw[slash:].decode("latin-1") if slash > 0 else "/"
+        if base is not None and (b"%00" in raw or b"%00" in scope.get("query_string", b"")):
+            await send_problem(send, 422, "validation-error", "Validation error",
+                               "NUL characters are not allowed in paths or queries.",
+                               request_id=state["request_id"])
+            return
         if base is not None and rest in SERVICE_OPEN_PATHS:
             await self._proxy(scope, receive, send, gw, base, len(prefix) + 1, None)
             return
@@ -126,19 +134,25 @@ class Gateway:
                                f"Request bodies are limited to {gw.max_body} bytes.", request_id=request_id)
             return
         full_path: bytes = scope.get("raw_path") or scope["path"].encode()
-        raw_path = full_path[cut:] or b"/"
-        headers = [(k, v) for k, v in strip_identity(scope["headers"]) if k not in _HOP_BY_HOP]
+        query: bytes = scope.get("query_string") or b""
+        target = full_path[cut:] or b"/"
+        if query:
+            target += b"?" + query
+        # The body is already read whole, so `Expect` is answered here, never passed on; and so
+        # are the headers a client names in `Connection` (RFC 9110 7.6.1).
+        named = {n.strip().lower() for k, v in scope["headers"] if k == b"connection" for n in v.split(b",")}
+        headers = [(k, v) for k, v in strip_identity(scope["headers"]) if k not in _HOP_BY_HOP and k not in named]
         headers.append((b"x-request-id", request_id.encode()))
+        if traceparent := scope["state"].get("traceparent"):
+            headers.append((b"traceparent", traceparent.encode()))
         if client := scope.get("client"):
             headers.append((b"x-forwarded-for", client[0].encode()))
         if caller is not None:
             headers += [(k.encode(), v.encode()) for k, v in sign(
-                gw.secret, method=scope["method"], path=raw_path.decode("latin-1"), caller=caller,
+                gw.secret, method=scope["method"], path=target.decode("latin-1"), caller=caller,
                 request_id=request_id)]
-        query: bytes = scope.get("query_string") or b""
         try:
-            answer = await pool.request(scope["method"].encode(), raw_path + b"?" + query if query else raw_path,
-                                        headers, body)
+            answer = await pool.request(scope["method"].encode(), target, headers, body)
         except UpstreamTimeout:
             await self._upstream_failed(send, 504, "upstream-timeout", "Gateway timeout", request_id)
             return

@@ -14,7 +14,7 @@ class KeyIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     role: Role
-    stakeholder_id: str | None = Field(None, min_length=1, max_length=64)
+    stakeholder_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
 
     @model_validator(mode="after")
     def _bound_roles_need_a_stakeholder(self) -> KeyIn:

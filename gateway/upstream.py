@@ -111,6 +111,10 @@ class _Connection(asyncio.Protocol):
         answer, parser = self._answer, self._parser
         if answer is None or parser is None or answer.done():
             return
+        if 100 <= parser.get_status_code() < 200:
+            # An interim answer (100 Continue...): the final one follows on this connection.
+            self._headers, self._body = [], []
+            return
         keep = parser.should_keep_alive() and not self._head_only
         answer.set_result(Answer(parser.get_status_code(), self._headers, b"".join(self._body)))
         self._answer = self._parser = None

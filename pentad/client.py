@@ -56,14 +56,15 @@ class ServiceClient:
                       params: dict[str, Any] | list[tuple[str, Any]] | None = None,
                       headers: dict[str, str] | None = None) -> httpx.Response:
         request_id = current_request_id.get() or new_request_id()
-        out = dict(sign(self._secret, method=method, path=path, caller=self._caller, request_id=request_id))
-        out["x-request-id"] = request_id
+        request = self._http.build_request(method, self._base + path, json=json, params=params,
+                                           headers={**(headers or {}), "x-request-id": request_id})
+        # Sign what goes on the wire: httpx normalises the path (dot segments) and adds the query.
+        request.headers.update(sign(self._secret, method=method, path=request.url.raw_path.decode("ascii"),
+                                    caller=self._caller, request_id=request_id))
         if traceparent := current_traceparent.get():
-            out["traceparent"] = traceparent
-        out.update(headers or {})
+            request.headers["traceparent"] = traceparent
         try:
-            response = await self._http.request(method, self._base + path, json=json, params=params,
-                                                headers=out)
+            response = await self._http.send(request)
         except httpx.TransportError as exc:
             raise UpstreamUnavailable(f"{self.service} did not answer ({type(exc).__name__}).") from exc
         if response.status_code >= 400:

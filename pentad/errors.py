@@ -15,6 +15,8 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -164,6 +166,23 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
                             detail, request=request, headers=dict(exc.headers or {}))
 
 
+_PG_NUL_IN_TEXT = "22021"  # character_not_in_repertoire: PostgreSQL text cannot hold U+0000
+
+
+async def _on_database_error(request: Request, exc: Exception) -> Response:
+    """Only the one input error a database can see and we cannot (a NUL in text); the rest is a 500."""
+    if getattr(getattr(exc, "orig", None), "pgcode", None) == _PG_NUL_IN_TEXT:
+        return problem_response(422, Invalid.slug, Invalid.title,
+                                "Text with a NUL character (\\u0000) cannot be stored.", request=request)
+    return await _on_unexpected(request, exc)
+
+
+async def _on_concurrent_update(request: Request, exc: Exception) -> Response:
+    return problem_response(409, Conflict.slug, Conflict.title,
+                            "The record changed while this request was changing it; read it again and retry.",
+                            request=request)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("request.failed", path=request.url.path)
     return problem_response(500, "internal-error", "Internal server error",
@@ -175,6 +194,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PentadError, _on_pentad_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(DBAPIError, _on_database_error)
+    app.add_exception_handler(StaleDataError, _on_concurrent_update)
     app.add_exception_handler(Exception, _on_unexpected)
 
 

@@ -26,6 +26,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_TRACEPARENT_OK = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")  # W3C Trace Context
 # Outgoing calls read these so the request id and trace follow the request.
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 current_traceparent: contextvars.ContextVar[str] = contextvars.ContextVar("traceparent", default="")
@@ -71,9 +72,11 @@ class RequestContext:
         request_id = keep_or_make_request_id(header(scope, b"x-request-id"))
         # A per-request copy of the lifespan state: request-scoped items (caller, session)
         # go in here, and not every server copies it for us.
-        scope["state"] = {**scope.get("state", {}), "request_id": request_id}
-        current_request_id.set(request_id)
         traceparent = header(scope, b"traceparent")
+        if traceparent and not _TRACEPARENT_OK.match(traceparent):
+            traceparent = None  # malformed: neither logged nor forwarded
+        scope["state"] = {**scope.get("state", {}), "request_id": request_id, "traceparent": traceparent}
+        current_request_id.set(request_id)
         current_traceparent.set(traceparent or "")
         if traceparent:
             structlog.contextvars.bind_contextvars(request_id=request_id, traceparent=traceparent)
@@ -81,16 +84,25 @@ class RequestContext:
             structlog.contextvars.bind_contextvars(request_id=request_id)
         rid = request_id.encode()
         status = 500
+        answered = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid)]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                answered = True
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            if not answered:
+                raise
+            # The error is answered (a 500 problem) and logged with this request id. Raising
+            # on would only make the server drop the keep-alive connection, and the gateway
+            # could hand that connection to the next caller's request.
         finally:
             if self.access_log:
                 log.info("request", method=scope["method"], path=scope["path"], status=status,
@@ -115,10 +127,11 @@ class VerifyIdentity:
         state = scope.setdefault("state", {})
         found = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
                  if k.decode("latin-1") in IDENTITY_HEADERS}
-        raw_path = scope.get("raw_path") or scope["path"].encode()
+        raw_path: bytes = (scope.get("raw_path") or scope["path"].encode()).split(b"?", 1)[0]
+        query: bytes = scope.get("query_string") or b""
         try:
             state["caller"] = verify(self.secret, method=scope["method"],
-                                     path=raw_path.split(b"?", 1)[0].decode("latin-1"),
+                                     path=(raw_path + b"?" + query if query else raw_path).decode("latin-1"),
                                      headers=found, request_id=state.get("request_id", ""),
                                      max_age=self.max_age)
         except BadSignature as exc:

@@ -1,7 +1,10 @@
 """The caller's identity as the gateway vouches for it.
 
 The gateway authenticates the API key, then passes who the caller is to the service in
-``x-pentad-*`` headers signed with HMAC-SHA256 over the method, path, time and identity.
+``x-pentad-*`` headers signed with HMAC-SHA256 over the method, the request target (path
+and query, as sent), the time, the request id and the identity. The body is not signed:
+the signature stops a caller that reaches a service port from being anyone; traffic
+between pods is for the network layer (mTLS) to protect.
 A service refuses (401) any call whose signature is missing, wrong or too old, so calling
 a service port directly bypasses nothing. Services calling each other sign the same way.
 """
@@ -50,7 +53,7 @@ def _mac(secret: bytes, method: str, path: str, ts: str, caller: Caller, request
 
 def sign(secret: bytes, *, method: str, path: str, caller: Caller, request_id: str,
          now: float | None = None) -> list[tuple[str, str]]:
-    """Headers that vouch for ``caller`` on one call (``path`` without the query)."""
+    """Headers that vouch for ``caller`` on one call; ``path`` is the target as sent, query included."""
     ts = str(int(now if now is not None else time.time()))
     headers = [(H_KEY_ID, caller.key_id), (H_ROLE, caller.role.value), (H_TS, ts),
                (H_SIGNATURE, _mac(secret, method, path, ts, caller, request_id))]

@@ -45,6 +45,16 @@ class Money(BaseModel):
     currency: CurrencyCode
 
 
+class Total(BaseModel):
+    """Money computed here (sums, conversions): the same shape, without the input bounds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    amount: Annotated[Decimal, PlainSerializer(format_amount, return_type=str, when_used="json"),
+                      Field(examples=["10650.00"])]
+    currency: str
+
+
 class MissingRate(LookupError):
     def __init__(self, currency: str) -> None:
         super().__init__(f"no FX rate for {currency}")

@@ -38,8 +38,8 @@ def encode_cursor(last_id: str) -> str:
 def decode_cursor(cursor: str) -> str:
     try:
         decoded = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
-        if not decoded:
-            raise ValueError("empty cursor")
+        if not decoded or not decoded.isprintable():
+            raise ValueError("empty cursor or control characters")
         return decoded
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise Invalid("The cursor is not one this API gave out.",

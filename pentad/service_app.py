@@ -20,7 +20,7 @@ from pentad import outbox
 from pentad.db import Database
 from pentad.deps import CurrentCaller, RequireStaff, Session
 from pentad.errors import PROBLEM_RESPONSES, install_error_handlers
-from pentad.http import RequestContext, VerifyIdentity
+from pentad.http import ASGIApp, RequestContext, VerifyIdentity
 from pentad.identity import Role
 from pentad.settings import Settings
 from pentad.uow import UnitOfWork
@@ -70,7 +70,7 @@ def events_router() -> APIRouter:
     @router.get("/events", response_model=outbox.EventPage, summary="This service's ordered event feed",
                 description="CloudEvents 1.0 with their `seq`; resume with `after` = the last `seq` handled.")
     async def events(session: Session, _: RequireStaff,
-                     after: Annotated[int, Query(ge=0)] = 0,
+                     after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
                      limit: Annotated[int, Query(ge=1, le=500)] = 50) -> outbox.EventPage:
         return await outbox.read_feed(session, after=after, limit=limit)
 
@@ -79,7 +79,7 @@ def events_router() -> APIRouter:
 
 def build_service_app(settings: Settings, *, title: str, description: str,
                       routers: Sequence[APIRouter], version: str = "0.1.0",
-                      state: Callable[[Settings], dict[str, Any]] | None = None) -> FastAPI:
+                      state: Callable[[Settings], dict[str, Any]] | None = None) -> ASGIApp:
     """``state`` adds a service's own per-process objects (caches...) to the lifespan state."""
     if not settings.secret:
         raise RuntimeError("PENTAD_SECRET is required: services only accept calls the gateway signs")
@@ -102,9 +102,9 @@ def build_service_app(settings: Settings, *, title: str, description: str,
     app.include_router(whoami_router())
     for router in routers:
         app.include_router(router)
-    # Added innermost first: RequestContext wraps VerifyIdentity wraps UnitOfWork.
+    # Added innermost first: VerifyIdentity wraps UnitOfWork. RequestContext goes outside
+    # FastAPI altogether, so even the server-error handler's log line has the request id.
     app.add_middleware(UnitOfWork, source=settings.service)
     app.add_middleware(VerifyIdentity, secret=settings.secret.encode(),
                        max_age=settings.signature_max_age_seconds)
-    app.add_middleware(RequestContext, access_log=settings.access_log)
-    return app
+    return RequestContext(app, access_log=settings.access_log)

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pentad import outbox
-from pentad.db import write_intent
+from pentad.db import Database, write_intent
 from pentad.http import ASGIApp, Message, Receive, Scope, Send, header, send_problem
 from pentad.identity import Caller
 from pentad.tables import idempotency_records
@@ -57,6 +57,33 @@ async def _read_body(receive: Receive) -> bytes:
         body += message.get("body", b"")
         if not message.get("more_body"):
             return bytes(body)
+
+
+_JSON_NUL = b"\\u0000"
+
+
+def _refusing_nul(receive: Receive) -> tuple[Receive, list[bool]]:
+    """Watch a body for JSON's NUL escape: PostgreSQL text cannot hold U+0000, and SQLite
+    should not hold what PostgreSQL refuses. (Raw NUL bytes are not valid JSON anyway.)"""
+    seen = [False]
+    tail = b""
+
+    async def watch() -> Message:
+        nonlocal tail
+        message = await receive()
+        chunk = tail + message.get("body", b"")
+        if _JSON_NUL in chunk:
+            seen[0] = True
+        tail = chunk[-(len(_JSON_NUL) - 1):]
+        return message
+
+    return watch, seen
+
+
+async def _refuse_nul(send: Send, scope: Scope) -> None:
+    await send_problem(send, 422, "validation-error", "Validation error",
+                       "Text with a NUL character (\\u0000) cannot be stored.",
+                       request_id=scope["state"].get("request_id", ""))
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:
@@ -113,8 +140,14 @@ class UnitOfWork:
 
     async def _transactional(self, scope: Scope, receive: Receive, send: Send) -> None:
         answer = _Buffered()
-        await self.app(scope, receive, answer)
+        watched, nul = _refusing_nul(receive)
+        await self.app(scope, watched, answer)
         session = scope["state"].get("session")
+        if nul[0]:
+            if session is not None:
+                await session.rollback()
+            await _refuse_nul(send, scope)
+            return
         if session is None:
             pass  # the route never touched the database
         elif answer.status < 400:
@@ -135,13 +168,18 @@ class UnitOfWork:
                                "Idempotency-Key must be 1 to 255 characters.", request_id=request_id)
             return
         body = await _read_body(receive)
+        if _JSON_NUL in body:
+            await _refuse_nul(send, scope)
+            return
         digest = hashlib.sha256(b"\n".join((scope["method"].encode(), scope.get("raw_path") or b"",
                                             scope.get("query_string", b""), body))).hexdigest()
-        session = session_of(scope)
-        if await self._replay_if_known(send, session, key_id, idem_key, digest, request_id):
+        # Looked up in a read transaction of its own: the route's transaction (on SQLite, the
+        # write lock) starts only when the route first touches the database.
+        if await self._replay_if_known(send, scope["state"]["db"], key_id, idem_key, digest, request_id):
             return
         answer = _Buffered()
         await self.app(scope, _replaying(body, receive), answer)
+        session = session_of(scope)
         if not 200 <= answer.status < 300:
             await session.rollback()
             await answer.replay_to(send)
@@ -154,21 +192,25 @@ class UnitOfWork:
                 body=self.keep_for_replay(scope["path"], bytes(answer.body)), created_at=datetime.now(UTC)))
             await self._commit(session)
         except IntegrityError:
-            # Another replica committed the same key first: our work is rolled back.
+            # Another request (or replica) committed the same key first: ours is rolled back.
             await session.rollback()
-            if await self._replay_if_known(send, session, key_id, idem_key, digest, request_id):
+            if await self._replay_if_known(send, scope["state"]["db"], key_id, idem_key, digest, request_id):
                 return
             raise
         await answer.replay_to(send)
 
-    async def _replay_if_known(self, send: Send, session: AsyncSession, key_id: str,
+    async def _replay_if_known(self, send: Send, db: Database, key_id: str,
                                idem_key: str, digest: str, request_id: str) -> bool:
-        row: Any = (await session.execute(sa.select(idempotency_records).where(
-            idempotency_records.c.key_id == key_id,
-            idempotency_records.c.idem_key == idem_key))).mappings().first()
+        token = write_intent.set(False)
+        try:
+            async with db.sessionmaker() as session:
+                row: Any = (await session.execute(sa.select(idempotency_records).where(
+                    idempotency_records.c.key_id == key_id,
+                    idempotency_records.c.idem_key == idem_key))).mappings().first()
+        finally:
+            write_intent.reset(token)
         if row is None:
             return False
-        await session.rollback()
         if row["request_hash"] != digest:
             await send_problem(send, 409, "idempotency-key-reused", "Idempotency key reused",
                                "This Idempotency-Key was already used with a different request.",

@@ -36,7 +36,7 @@ class SignedAs(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request_id = request.headers.get("x-request-id") or new_request_id()
         request.headers["x-request-id"] = request_id
-        path = request.url.raw_path.split(b"?", 1)[0].decode()
+        path = request.url.raw_path.decode()  # the target as sent: path and query
         for k, v in sign(self.secret, method=request.method, path=path, caller=self.caller,
                          request_id=request_id):
             request.headers[k] = v

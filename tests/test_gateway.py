@@ -311,3 +311,45 @@ async def test_location_headers_are_given_under_the_prefix(platform: Platform) -
         assert r.status_code == 201
         assert r.headers["location"] == f"/segmentation/segments/{r.json()['id']}"
         assert (await c.get(r.headers["location"])).json()["id"] == r.json()["id"]
+
+
+async def test_expect_continue_never_crosses_answers_between_callers(platform: Platform) -> None:
+    facilitator = await platform.new_key("facilitator", await platform.register("facilitator"))
+    async with platform.client(platform.admin_key) as admin, platform.client(facilitator) as other:
+        for _ in range(3):
+            r = await admin.post("/integration/stakeholders", headers={"Expect": "100-continue"}, json={
+                "kind": "hotel", "name": f"Expect {uuid.uuid4().hex[:6]}", "country": "HR", "city": "Rijeka"})
+            assert r.status_code == 201 and r.json()["kind"] == "hotel", r.text
+            who = await other.get("/integration/whoami")
+            assert who.status_code == 200 and who.json()["role"] == "facilitator", who.text
+
+
+@pytest.mark.parametrize("path", ["/%69ntegration/whoami", "/integration%2Fwhoami", "/integration%2fwhoami"])
+async def test_encoded_prefixes_are_not_service_paths(platform: Platform, path: str) -> None:
+    async with platform.client(platform.admin_key) as c:
+        r = await c.get(path)
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+
+
+async def test_nul_in_paths_and_queries_is_422(platform: Platform) -> None:
+    async with platform.client(platform.admin_key) as c:
+        for path in ("/integration/stakeholders/%00", "/integration/stakeholders?city=%00",
+                     "/segmentation/segments?specialty=a%00"):
+            r = await c.get(path)
+            assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", path
+
+
+async def test_malformed_traceparent_is_dropped(platform: Platform) -> None:
+    with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        async with platform.client(platform.admin_key) as c:
+            r = await c.get("/dmo/events", headers={"traceparent": "evil\"value", "X-Request-ID": "tp-bad"})
+        lines = await _access_lines(logs, "tp-bad", 2)
+    assert r.status_code == 200
+    assert all(line.get("traceparent") is None for line in lines)
+
+
+async def test_key_bindings_must_look_like_ids(platform: Platform) -> None:
+    async with platform.client(platform.admin_key) as admin:
+        for bad in ("..", "../x", "a b", "x" * 65):
+            r = await admin.post("/gateway/keys", json={"name": "x", "role": "provider", "stakeholder_id": bad})
+            assert r.status_code == 422 and r.json()["errors"][0]["field"] == "stakeholder_id", bad

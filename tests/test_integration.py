@@ -990,3 +990,39 @@ async def test_a_provider_dropping_the_specialty_withdraws_its_packages(integ: h
         assert (await own.patch(f"/stakeholders/{clinic}", json={"specialties": ["checkups", "ophthalmology"]})
                 ).status_code == 200
     assert (await integ.get(f"/packages/{package['id']}")).json()["status"] == "published"
+
+
+async def test_totals_beyond_input_bounds_are_still_given(own_integ: httpx.AsyncClient) -> None:
+    integ = own_integ
+    assert (await integ.put("/fx-rates", json={"base": "EUR", "rates": {"NOK": "11.69"}})).status_code == 200
+    clinic = (await integ.post("/stakeholders", json={
+        "kind": "clinic", "name": unique("Clinic"), "country": "HR", "city": "Rijeka",
+        "specialties": ["checkups"]})).json()["id"]
+    big = money("99999999999999")
+    r = await integ.post("/packages", json={"name": unique("Huge"), "specialty": "checkups", "components": [
+        {"kind": "treatment", "stakeholder_id": clinic, "description": "a", "price": big},
+        {"kind": "aftercare", "stakeholder_id": clinic, "description": "b", "price": big}]})
+    assert r.status_code == 201, r.text
+    assert r.json()["total"] == {"amount": "199999999999998.00", "currency": "EUR"}
+    nok = (await integ.get(f"/packages/{r.json()['id']}", params={"currency": "NOK"})).json()
+    assert Decimal(nok["total"]["amount"]) == (Decimal("199999999999998") * Decimal("11.69")).quantize(Decimal("0.01"))
+
+
+async def test_fx_table_keeps_currencies_of_withdrawn_packages_too(own_integ: httpx.AsyncClient) -> None:
+    integ = own_integ
+    assert (await integ.put("/fx-rates", json={"base": "EUR", "rates": {"SEK": "11.2"}})).status_code == 200
+    hotel = (await integ.post("/stakeholders", json={"kind": "hotel", "name": unique("Hotel"), "country": "HR",
+                                                     "city": "Opatija"})).json()["id"]
+    spa = (await integ.post("/stakeholders", json={"kind": "wellness", "name": unique("Spa"), "country": "HR",
+                                                   "city": "Opatija", "specialties": ["spa_therapies"]})).json()["id"]
+    package = (await integ.post("/packages", json={"name": unique("Week"), "specialty": "spa_therapies",
+                                                    "components": [
+        {"kind": "treatment", "stakeholder_id": spa, "description": "spa", "price": money("900")},
+        {"kind": "stay", "stakeholder_id": hotel, "description": "7 nights", "price": money("7000", "SEK")}]})).json()
+    assert (await integ.patch(f"/stakeholders/{hotel}", json={"status": "inactive"})).status_code == 200
+    assert (await integ.get(f"/packages/{package['id']}")).json()["status"] == "withdrawn"
+    r = await integ.put("/fx-rates", json={"base": "EUR", "rates": {}})
+    assert r.status_code == 409 and "SEK" in r.json()["detail"]
+    assert (await integ.patch(f"/stakeholders/{hotel}", json={"status": "active"})).status_code == 200
+    listed = await integ.get("/packages", params={"limit": 500}, auth=FAC)
+    assert listed.status_code == 200 and package["id"] in {p["id"] for p in listed.json()["items"]}

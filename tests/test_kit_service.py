@@ -13,6 +13,7 @@ from typing import Annotated
 
 import httpx
 import pytest
+import structlog
 from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field
 
@@ -223,3 +224,56 @@ async def test_stale_if_match_is_412(client: httpx.AsyncClient) -> None:
     assert (await client.patch("/things/x")).status_code == 200
     r = await client.patch("/things/x", headers={"If-Match": '"2"'})
     assert r.status_code == 412 and r.json()["type"].endswith("/precondition-failed")
+
+
+async def test_a_500_leaves_the_kept_connection_usable_and_its_log_line_has_the_request_id(
+        app_url: str, tmp: Path) -> None:
+    """Starlette re-raises after answering 500; uvicorn would then drop the connection that a
+    gateway may hand to the next caller. The request context swallows it once answered."""
+    from gateway.upstream import UpstreamPool
+    from pentad.identity import sign
+    from tests.support import free_port, serving
+
+    app = build_service_app(settings_for("segmentation", app_url, tmp), title="probe", description="probe",
+                            routers=[probe])
+    port = free_port()
+
+    def signed(path: str, request_id: str) -> list[tuple[bytes, bytes]]:
+        headers = sign(b"test-secret", method="POST", path=path, caller=STAFF, request_id=request_id)
+        return [(k.encode(), v.encode()) for k, v in [*headers, ("x-request-id", request_id),
+                                                       ("content-type", "application/json")]]
+
+    with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        async with serving(app, port):
+            pool = UpstreamPool("127.0.0.1", port, timeout=5)
+            boom = await pool.request(b"POST", b"/things", signed("/things", "rid-boom"),
+                                      b'{"name": "boom", "size": 1}')
+            after = await pool.request(b"POST", b"/things", signed("/things", "rid-after"),
+                                       b'{"name": "fine", "size": 1}')
+            pool.close()
+    assert boom.status == 500 and after.status == 201
+    failed = [e for e in logs if e.get("event") == "request.failed"]
+    assert failed and all(e.get("request_id") == "rid-boom" for e in failed)
+
+
+async def test_json_nul_characters_are_refused_on_every_backend(client: httpx.AsyncClient) -> None:
+    r = await client.post("/things", content=b'{"name": "a\\u0000b", "size": 1}',
+                          headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "NUL" in r.json()["detail"]
+    r = await client.post("/things", content=b'{"name": "a\\u0000b", "size": 1}',
+                          headers={"content-type": "application/json", "Idempotency-Key": "nul"})
+    assert r.status_code == 422
+    assert await events(client) == []
+
+
+async def test_signatures_cover_the_query(client: httpx.AsyncClient) -> None:
+    request = httpx.Request("GET", "http://test/events?after=0")
+    next(SignedAs(STAFF).auth_flow(request))
+    bare = httpx.AsyncClient(transport=client._transport, base_url="http://test")
+    assert (await bare.get("/events?after=0", headers=dict(request.headers))).status_code == 200
+    assert (await bare.get("/events?after=5", headers=dict(request.headers))).status_code == 401
+
+
+async def test_feed_positions_beyond_64_bits_are_422(client: httpx.AsyncClient) -> None:
+    r = await client.get("/events", params={"after": 10**20})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.after"

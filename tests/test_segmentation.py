@@ -540,3 +540,31 @@ async def test_the_vocabulary_pages_like_every_list(seg: httpx.AsyncClient) -> N
             break
     everything = [s["code"] for s in (await seg.get("/specialties", params={"limit": 500})).json()["items"]]
     assert walked == everything == sorted(everything) and len(walked) >= 18
+
+
+async def test_concurrent_patches_queue_instead_of_failing(seg: httpx.AsyncClient) -> None:
+    import asyncio
+
+    created = (await seg.post("/segments", json=segment_body())).json()
+    answers = await asyncio.gather(*(seg.patch(f"/segments/{created['id']}", json={"name": f"renamed {i}"})
+                                     for i in range(12)))
+    assert {a.status_code for a in answers} == {200}, {a.status_code: a.text for a in answers}
+    final = (await seg.get(f"/segments/{created['id']}")).json()
+    assert final["name"].startswith("renamed ")
+    assert sorted(a.headers["etag"] for a in answers) == sorted(f'"{v}"' for v in range(2, 14))
+
+
+@pytest.mark.parametrize("cursor", ["AA", "!!!", "", "%00"])
+async def test_cursors_that_were_never_given_out_are_422(seg: httpx.AsyncClient, cursor: str) -> None:
+    r = await seg.get("/segments", params={"cursor": cursor})
+    if cursor == "":
+        assert r.status_code == 200  # an empty cursor is no cursor
+    else:
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.cursor", r.text
+
+
+async def test_nul_characters_in_json_are_422_and_change_nothing(seg: httpx.AsyncClient) -> None:
+    start = await last_seq(seg)
+    r = await seg.post("/segments", json=segment_body(name="Dental\u0000 implants"))
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+    assert await feed(seg, start) == []

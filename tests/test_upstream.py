@@ -202,3 +202,23 @@ async def test_nobody_listening_is_unavailable_and_garbage_is_broken() -> None:
     async with server:
         with pytest.raises(UpstreamBroken):
             await UpstreamPool("127.0.0.1", port, timeout=2).request(b"GET", b"/", [], b"")
+
+
+async def test_an_interim_100_continue_is_not_taken_for_the_answer() -> None:
+    raw = RawServer()
+
+    async def continue_then_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            _, body = await read_request(reader)
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            await writer.drain()
+
+    server, port = await raw.start(continue_then_answer)
+    async with server:
+        pool = UpstreamPool("127.0.0.1", port, timeout=5)
+        first = await pool.request(b"POST", b"/", [], b"mine")
+        second = await pool.request(b"POST", b"/", [], b"yours")
+        assert (first.status, first.body, second.status, second.body) == (200, b"mine", 200, b"yours")
+        assert raw.connections == 1
+        pool.close()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-
+from pentad.http import ASGIApp
 from pentad.service_app import build_service_app
 from pentad.settings import Settings
 from services.administration import api
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> ASGIApp:
     return build_service_app(
         settings or Settings(service="administration"),
         title="Pentad Administration",

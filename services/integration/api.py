@@ -90,9 +90,10 @@ async def update_stakeholder(stakeholder_id: str, patch: StakeholderPatch, sessi
                              response: Response,
                              if_match: Annotated[str | None, Header()] = None) -> StakeholderOut:
     service.ensure_own(caller, stakeholder_id)
-    stakeholder = await service.get_or_raise(session, stakeholder_id=stakeholder_id)
-    check_if_match(if_match, stakeholder.version)
+    # Remote lookups before the first statement: on SQLite a write transaction holds the lock.
     known = await _known(request, segmentation, patch.specialties) if patch.specialties else frozenset()
+    stakeholder = await service.get_or_raise(session, stakeholder_id=stakeholder_id, for_update=True)
+    check_if_match(if_match, stakeholder.version)
     stakeholder = await service.update(session, caller=caller, stakeholder=stakeholder, patch=patch,
                                        known_specialties=known)
     set_etag(response, stakeholder.version)
@@ -111,11 +112,11 @@ async def post_capacity(stakeholder_id: str, session: Session, caller: CurrentCa
                         request: Request, segmentation: Segmentation) -> CapacityResult:
     service.ensure_own(caller, stakeholder_id)
     rows = capacity.parse_batch(await request.body())
-    stakeholder = await service.get_or_raise(session, stakeholder_id=stakeholder_id)
-    try:
+    try:  # before the first statement: on SQLite a write transaction holds the lock
         vocabulary: frozenset[str] | None = await _known(request, segmentation, ())
     except UpstreamError:
         vocabulary = None  # the feed must not stop because Segmentation is down
+    stakeholder = await service.get_or_raise(session, stakeholder_id=stakeholder_id)
     return await capacity.upsert(session, stakeholder=stakeholder, rows=rows, vocabulary=vocabulary)
 
 
@@ -179,7 +180,7 @@ async def get_package(package_id: str, session: Session, caller: CurrentCaller, 
               summary="Rename, withdraw or republish a package (If-Match honoured)")
 async def update_package(package_id: str, patch: PackagePatch, session: Session, caller: RequireStaff,
                          response: Response, if_match: Annotated[str | None, Header()] = None) -> PackageOut:
-    package = await packages.get_or_raise(session, package_id=package_id, caller=caller)
+    package = await packages.get_or_raise(session, package_id=package_id, caller=caller, for_update=True)
     check_if_match(if_match, package.version)
     package = await packages.update(session, package=package, patch=patch)
     set_etag(response, package.version)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pentad.errors import Conflict, FieldError, Invalid, NotFound
 from pentad.identity import Caller
 from pentad.ids import new_id
-from pentad.money import CENT, MissingRate, Money, convert
+from pentad.money import CENT, MissingRate, Money, Total, convert
 from pentad.pagination import PageParams, paginate
 from services.integration import events
 from services.integration.models import FxTable, Package, PackageStakeholder, Stakeholder
@@ -112,8 +112,9 @@ async def follow_stakeholder(session: AsyncSession, *, stakeholder: Stakeholder)
         await _settle_status(session, package, parties)
 
 
-async def get_or_raise(session: AsyncSession, *, package_id: str, caller: Caller) -> Package:
-    package = await session.get(Package, package_id)
+async def get_or_raise(session: AsyncSession, *, package_id: str, caller: Caller,
+                       for_update: bool = False) -> Package:
+    package = await session.get(Package, package_id, with_for_update=for_update)
     if package is None or (not caller.is_staff and package.status != PackageStatus.published.value):
         raise NotFound(f"No package {package_id!r}.")
     return package
@@ -156,15 +157,15 @@ async def fx_table(session: AsyncSession) -> FxTable:
 
 
 async def replace_fx(session: AsyncSession, *, fx_in: FxRates) -> FxTable:
-    """Refused (409) if published packages would be left with a currency the table lacks."""
+    """Refused (409) if any package would be left with a currency the table lacks: every
+    package must keep a total (a withdrawn one may be published again at any time)."""
     covered = {fx_in.base, *fx_in.rates}
     needed: dict[str, list[str]] = {}
-    published = await session.scalars(sa.select(Package).where(Package.status == PackageStatus.published.value))
-    for package in published:
+    for package in await session.scalars(sa.select(Package)):
         for currency in {package.currency, *(c["price"]["currency"] for c in package.components)} - covered:
             needed.setdefault(currency, []).append(package.id)
     if needed:
-        raise Conflict("Published packages are priced in currencies this table leaves out: " + "; ".join(
+        raise Conflict("Packages are priced in currencies this table leaves out: " + "; ".join(
             f"{c} ({', '.join(sorted(ids)[:5])}{'...' if len(ids) > 5 else ''})" for c, ids in sorted(needed.items())))
     table = await fx_table(session)
     table.base = fx_in.base
@@ -199,5 +200,6 @@ def present(package: Package, table: FxTable, currency: str | None = None) -> Pa
     return PackageOut.model_validate({
         **{k: getattr(package, k) for k in ("id", "name", "specialty", "components", "status", "status_reason",
                                             "created_at", "updated_at")},
-        "currency": target, "total": Money(amount=total.quantize(CENT, rounding=ROUND_HALF_EVEN), currency=target),
+        "currency": target,
+        "total": Total(amount=total.quantize(CENT, rounding=ROUND_HALF_EVEN), currency=target),
         "fx_rates": {c: rates[c] for c in sorted(used)}, "fx_base": table.base})

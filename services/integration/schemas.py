@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
 from pentad.codes import CountryCode, CurrencyCode, LanguageCode
-from pentad.money import Money
+from pentad.money import Money, Total
 from pentad.schemas import not_null, unique
 
 SpecialtyCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,48}$", examples=["orthopaedics"])]
@@ -202,7 +202,7 @@ class PackageOut(BaseModel):
     components: list[PackageComponent]
     status: PackageStatus
     status_reason: str | None
-    total: Money = Field(description="Sum of the component prices in `currency` (asked for, or the package's).")
+    total: Total = Field(description="Sum of the component prices in `currency` (asked for, or the package's).")
     fx_rates: dict[str, Rate] = Field(description="Rates used, as units per one `fx_base`.")
     fx_base: str
     created_at: datetime

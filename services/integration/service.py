@@ -61,8 +61,9 @@ async def create(session: AsyncSession, *, stakeholder_in: StakeholderIn, known_
     return stakeholder
 
 
-async def get_or_raise(session: AsyncSession, *, stakeholder_id: str) -> Stakeholder:
-    stakeholder = await session.get(Stakeholder, stakeholder_id)
+async def get_or_raise(session: AsyncSession, *, stakeholder_id: str, for_update: bool = False) -> Stakeholder:
+    """``for_update`` locks the row (PostgreSQL) so concurrent changes queue instead of failing."""
+    stakeholder = await session.get(Stakeholder, stakeholder_id, with_for_update=for_update)
     if stakeholder is None:
         raise NotFound(f"No stakeholder {stakeholder_id!r}.")
     return stakeholder

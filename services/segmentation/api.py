@@ -83,7 +83,7 @@ async def get_segment(segment_id: str, session: Session, _: CurrentCaller, respo
 async def update_segment(segment_id: str, patch: SegmentPatch, session: Session, _: RequireStaff,
                          response: Response,
                          if_match: Annotated[str | None, Header()] = None) -> SegmentOut:
-    segment = await service.get_or_raise(session, segment_id=segment_id)
+    segment = await service.get_or_raise(session, segment_id=segment_id, for_update=True)
     check_if_match(if_match, segment.version)
     segment = await service.update(session, segment=segment, patch=patch)
     set_etag(response, segment.version)

@@ -74,8 +74,9 @@ async def create(session: AsyncSession, *, segment_in: SegmentIn) -> Segment:
     return segment
 
 
-async def get_or_raise(session: AsyncSession, *, segment_id: str) -> Segment:
-    segment = await session.get(Segment, segment_id)
+async def get_or_raise(session: AsyncSession, *, segment_id: str, for_update: bool = False) -> Segment:
+    """``for_update`` locks the row (PostgreSQL) so concurrent changes queue instead of failing."""
+    segment = await session.get(Segment, segment_id, with_for_update=for_update)
     if segment is None:
         raise NotFound(f"No segment {segment_id!r}.")
     return segment
