@@ -63,7 +63,7 @@ def create_admin_app(settings: Settings) -> FastAPI:
                           secret=settings.secret.encode(), keys=KeyCache(ttl=settings.key_cache_seconds),
                           limiter=RateLimiter(per_second=settings.rate_limit_per_second,
                                               burst=settings.rate_limit_burst),
-                          max_body=settings.max_body_bytes, timeout=settings.upstream_timeout_seconds)
+                          max_body=settings.max_body_bytes)
         try:
             await _bootstrap(db, settings)
             yield {"gw": gw, "db": db, "settings": settings, "http": http}

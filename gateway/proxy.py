@@ -45,7 +45,6 @@ class GatewayState:
     keys: KeyCache
     limiter: RateLimiter
     max_body: int
-    timeout: float
     extra: dict[str, object] = field(default_factory=dict)
 
     async def authenticate(self, scope: Scope) -> Caller | None:

@@ -90,5 +90,3 @@ def client_of(cls: type[C]) -> Callable[[Request], Awaitable[C]]:
 
     return build
 
-
-ClientFactory = Callable[[httpx.AsyncClient, Settings], ServiceClient]

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pentad import orm
 from pentad.errors import Forbidden, NotFound, unknown_codes
 from pentad.identity import Caller, Role
 from pentad.ids import new_id
@@ -62,11 +63,7 @@ async def create(session: AsyncSession, *, stakeholder_in: StakeholderIn, known_
 
 
 async def get_or_raise(session: AsyncSession, *, stakeholder_id: str, for_update: bool = False) -> Stakeholder:
-    """``for_update`` locks the row (PostgreSQL) so concurrent changes queue instead of failing."""
-    stakeholder = await session.get(Stakeholder, stakeholder_id, with_for_update=for_update)
-    if stakeholder is None:
-        raise NotFound(f"No stakeholder {stakeholder_id!r}.")
-    return stakeholder
+    return await orm.get_or_raise(session, Stakeholder, stakeholder_id, noun="stakeholder", for_update=for_update)
 
 
 async def list_(session: AsyncSession, *, caller: Caller, paging: PageParams, kind: str | None = None,

@@ -11,7 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pentad.errors import Conflict, NotFound, unknown_codes
+from pentad import orm
+from pentad.errors import Conflict, unknown_codes
 from pentad.ids import new_id
 from pentad.money import MissingRate, convert
 from pentad.pagination import PageParams, paginate
@@ -75,11 +76,7 @@ async def create(session: AsyncSession, *, segment_in: SegmentIn) -> Segment:
 
 
 async def get_or_raise(session: AsyncSession, *, segment_id: str, for_update: bool = False) -> Segment:
-    """``for_update`` locks the row (PostgreSQL) so concurrent changes queue instead of failing."""
-    segment = await session.get(Segment, segment_id, with_for_update=for_update)
-    if segment is None:
-        raise NotFound(f"No segment {segment_id!r}.")
-    return segment
+    return await orm.get_or_raise(session, Segment, segment_id, noun="segment", for_update=for_update)
 
 
 async def list_(session: AsyncSession, *, paging: PageParams, family: str | None = None,
