@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,7 +26,7 @@ from pentad.db import Database
 from pentad.errors import PROBLEM_RESPONSES, install_error_handlers
 from pentad.http import ASGIApp, RequestContext
 from pentad.settings import Settings
-from pentad.uow import UnitOfWork
+from pentad.uow import UnitOfWork, sweep_replays
 
 log = structlog.get_logger("pentad.gateway")
 
@@ -64,10 +66,13 @@ def create_admin_app(settings: Settings) -> FastAPI:
                           limiter=RateLimiter(per_second=settings.rate_limit_per_second,
                                               burst=settings.rate_limit_burst),
                           max_body=settings.max_body_bytes)
+        sweeper = asyncio.create_task(
+            sweep_replays(db, retention=timedelta(hours=settings.idempotency_retention_hours)))
         try:
             await _bootstrap(db, settings)
             yield {"gw": gw, "db": db, "settings": settings, "http": http}
         finally:
+            sweeper.cancel()
             for pool in pools.values():
                 pool.close()
             await http.aclose()

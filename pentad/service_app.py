@@ -6,8 +6,10 @@ problem+json errors, health probes and the ordered event feed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Annotated, Any
 
 import httpx
@@ -23,7 +25,7 @@ from pentad.errors import PROBLEM_RESPONSES, install_error_handlers
 from pentad.http import ASGIApp, RequestContext, VerifyIdentity
 from pentad.identity import Role
 from pentad.settings import Settings
-from pentad.uow import UnitOfWork
+from pentad.uow import UnitOfWork, sweep_replays
 
 
 def health_router(service: str) -> APIRouter:
@@ -88,9 +90,12 @@ def build_service_app(settings: Settings, *, title: str, description: str,
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         db = Database.connect(settings.resolved_database_url())
         http = httpx.AsyncClient(timeout=httpx.Timeout(settings.upstream_timeout_seconds))
+        sweeper = asyncio.create_task(
+            sweep_replays(db, retention=timedelta(hours=settings.idempotency_retention_hours)))
         try:
             yield {"db": db, "http": http, "settings": settings, **(state(settings) if state else {})}
         finally:
+            sweeper.cancel()
             await http.aclose()
             await db.dispose()
 

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     key_cache_seconds: float = 5.0
     max_body_bytes: int = 32 * 1024 * 1024
     signature_max_age_seconds: int = 300
+    # How long a creating POST's answer is kept for Idempotency-Key retries.
+    idempotency_retention_hours: int = 168
     # Kubernetes: an admin key taken from a Secret instead of one written to data_dir.
     bootstrap_admin_key: str = ""
 

@@ -10,12 +10,14 @@ answer back and creates nothing, even across a crash or a race between two repli
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +27,7 @@ from pentad.http import ASGIApp, Message, Receive, Scope, Send, header, send_pro
 from pentad.identity import Caller
 from pentad.tables import idempotency_records
 
+log = structlog.get_logger("pentad.uow")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _KEPT_HEADERS = (b"content-type", b"location", b"etag")
 
@@ -223,3 +226,24 @@ class UnitOfWork:
         await replay.replay_to(send, [(b"idempotent-replayed", b"true"),
                                       (b"content-length", str(len(replay.body)).encode())])
         return True
+
+
+async def forget_old_replays(db: Database, *, older_than: timedelta) -> int:
+    """Delete replay records past the retention window; returns how many went."""
+    async with db.sessionmaker() as session:
+        result = await session.execute(idempotency_records.delete().where(
+            idempotency_records.c.created_at < datetime.now(UTC) - older_than))
+        await session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def sweep_replays(db: Database, *, retention: timedelta, every: float = 3600.0) -> None:
+    """Run for the life of the process (every replica may: the delete is idempotent)."""
+    while True:
+        try:
+            gone = await forget_old_replays(db, older_than=retention)
+            if gone:
+                log.info("idempotency.swept", records=gone)
+        except Exception:
+            log.exception("idempotency.sweep_failed")
+        await asyncio.sleep(every)

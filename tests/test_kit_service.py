@@ -277,3 +277,24 @@ async def test_signatures_cover_the_query(client: httpx.AsyncClient) -> None:
 async def test_feed_positions_beyond_64_bits_are_422(client: httpx.AsyncClient) -> None:
     r = await client.get("/events", params={"after": 10**20})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.after"
+
+
+async def test_replays_are_kept_for_the_retention_window_then_forgotten(client: httpx.AsyncClient,
+                                                                        app_url: str) -> None:
+    from datetime import timedelta
+
+    from pentad.db import Database
+    from pentad.uow import forget_old_replays
+
+    headers = {"Idempotency-Key": "kept-a-while"}
+    first = await client.post("/things", json={"name": "k", "size": 1}, headers=headers)
+    db = Database.connect(app_url)
+    try:
+        assert await forget_old_replays(db, older_than=timedelta(days=1)) == 0
+        assert (await client.post("/things", json={"name": "k", "size": 1}, headers=headers)).json() == first.json()
+        assert await forget_old_replays(db, older_than=timedelta(0)) == 1
+    finally:
+        await db.dispose()
+    later = await client.post("/things", json={"name": "k", "size": 1}, headers=headers)
+    assert later.status_code == 201 and later.json()["id"] != first.json()["id"]
+    assert "idempotent-replayed" not in later.headers
