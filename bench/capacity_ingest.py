@@ -32,8 +32,9 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.gateway import free_port_block, wait_up  # noqa: E402
+from bench.gateway import wait_up  # noqa: E402
 from pentad import SERVICES  # noqa: E402
+from tests.support import free_port_block  # noqa: E402
 
 PG = os.environ.get("PENTAD_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 BATCH = 10_000

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,23 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 from pentad import SERVICES  # noqa: E402
 from pentad.identity import Caller, Role, sign  # noqa: E402
+from tests.support import free_port_block  # noqa: E402
 
 ROUTE = "/whoami"  # authenticated, no database: the cheapest honest backend route
-
-
-def free_port_block(n: int) -> int:
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + n < 65000 and all(_free(base + i) for i in range(n)):
-            return base
-    raise RuntimeError("no free port block")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
 
 
 def start_trivial(port: int) -> subprocess.Popen[bytes]:

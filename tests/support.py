@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import shutil
 import socket
 import uuid
@@ -118,10 +119,32 @@ async def asgi_client(app: Any, caller: Caller | None = None) -> AsyncIterator[h
             yield client
 
 
-def free_port() -> int:
+# Ports the kernel never hands out as the local end of an outgoing connection (Linux's
+# ephemeral range starts at 32768): a port picked there stays free until we bind it,
+# where one from the ephemeral range can be taken by any connect() in between.
+_PORTS_FROM, _PORTS_TO = 20000, 32000
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_block(n: int = 1) -> int:
+    """The first of ``n`` consecutive free ports (``pentad up`` takes the gateway's and six more)."""
+    for _ in range(200):
+        base = random.randrange(_PORTS_FROM, _PORTS_TO - n)
+        if all(_bindable(base + i) for i in range(n)):
+            return base
+    raise RuntimeError(f"no block of {n} free ports")
+
+
+def free_port() -> int:
+    return free_port_block(1)
 
 
 @asynccontextmanager

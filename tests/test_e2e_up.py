@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -19,22 +20,16 @@ import pytest
 
 from pentad import SERVICES
 from pentad.migrate import COMPONENTS
-from tests.support import PG_ADMIN_URL, free_port
+from tests.support import PG_ADMIN_URL, free_port_block
 
 pytestmark = pytest.mark.e2e
 
 
 def _port_block() -> int:
-    for _ in range(100):
-        base = free_port()
-        if base + 7 < 65000 and all(_free(base + i) for i in range(7)):
-            return base
-    raise RuntimeError("no free block of 7 ports")
+    return free_port_block(7)
 
 
 def _free(port: int) -> bool:
-    import socket
-
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
