@@ -21,13 +21,13 @@ run: install
 
 ## Run every test (SQLite and PostgreSQL), plus lint and type checks.
 test: install
-	$(BIN)/ruff check pentad services gateway tests bench
-	$(BIN)/mypy pentad services gateway
+	$(BIN)/ruff check pentad services gateway launcher tests bench
+	$(BIN)/mypy pentad services gateway launcher
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install
-	$(BIN)/ruff check pentad services gateway tests bench
-	$(BIN)/mypy pentad services gateway
+	$(BIN)/ruff check pentad services gateway launcher tests bench
+	$(BIN)/mypy pentad services gateway launcher
 
 ## Benchmarks (need wrk; PostgreSQL for the ingest one).
 bench: install

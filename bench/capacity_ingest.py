@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.gateway import wait_up  # noqa: E402
-from pentad import SERVICES  # noqa: E402
+from pentad.components import SERVICE_NAMES  # noqa: E402
 from tests.support import free_port_block  # noqa: E402
 
 PG = os.environ.get("PENTAD_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
@@ -109,23 +109,23 @@ async def main() -> None:
     ap.add_argument("--providers", type=int, default=4)
     args = ap.parse_args()
     run = uuid.uuid4().hex[:8]
-    names = [f"pentad_bench_{run}_{c}" for c in ("gateway", *SERVICES)]
+    names = [f"pentad_bench_{run}_{c}" for c in ("gateway", *SERVICE_NAMES)]
     admin = await asyncpg.connect(PG + "/postgres")
     for name in names:
         await admin.execute(f'CREATE DATABASE "{name}"')
     data = Path(tempfile.mkdtemp(prefix="pentad-ingest-"))
-    base = free_port_block(len(SERVICES) + 2)
-    urls = {s: f"http://127.0.0.1:{base + i}" for i, s in enumerate(SERVICES, start=1)}
+    base = free_port_block(len(SERVICE_NAMES) + 2)
+    urls = {s: f"http://127.0.0.1:{base + i}" for i, s in enumerate(SERVICE_NAMES, start=1)}
     env = {**os.environ, "PENTAD_SECRET": "bench", "PENTAD_DATA_DIR": str(data), "PENTAD_ACCESS_LOG": "true",
            "PENTAD_SERVICE_URLS": json.dumps(urls), "PENTAD_LOG_FORMAT": "json",
            "PENTAD_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/pentad_bench_{run}_{{service}}",
            "PENTAD_RATE_LIMIT_PER_SECOND": "100000", "PENTAD_RATE_LIMIT_BURST": "100000"}
     procs = []
     try:
-        subprocess.run([sys.executable, "-m", "pentad.cli", "migrate", "--data-dir", str(data)], env=env, check=True,
+        subprocess.run([sys.executable, "-m", "launcher.cli", "migrate", "--data-dir", str(data)], env=env, check=True,
                        stdout=subprocess.DEVNULL, cwd=ROOT)
         for component, port in (("segmentation", base + 1), ("integration", base + 2), ("gateway", base)):
-            procs.append(subprocess.Popen([sys.executable, "-m", "pentad.serve", component],
+            procs.append(subprocess.Popen([sys.executable, "-m", "launcher.serve", component],
                                           env={**env, "PENTAD_SERVICE": component, "PENTAD_PORT": str(port)},
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT))
             wait_up(f"http://127.0.0.1:{port}/health/live")

@@ -27,7 +27,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pentad import SERVICES  # noqa: E402
+from pentad.components import SERVICE_NAMES  # noqa: E402
 from pentad.identity import Caller, Role, sign  # noqa: E402
 from tests.support import free_port_block  # noqa: E402
 
@@ -43,7 +43,7 @@ def start_trivial(port: int) -> subprocess.Popen[bytes]:
 def start(component: str, env: dict[str, str], port: int, access_log: bool) -> subprocess.Popen[bytes]:
     e = {**env, "PENTAD_SERVICE": component, "PENTAD_PORT": str(port),
          "PENTAD_ACCESS_LOG": "true" if access_log else "false"}
-    return subprocess.Popen([sys.executable, "-m", "pentad.serve", component], env=e,
+    return subprocess.Popen([sys.executable, "-m", "launcher.serve", component], env=e,
                             stdout=subprocess.DEVNULL, stderr=None, cwd=ROOT)
 
 
@@ -81,13 +81,13 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("bench/gateway.py needs wrk: apt-get install -y wrk")
     data = Path(tempfile.mkdtemp(prefix="pentad-bench-"))
-    base = free_port_block(len(SERVICES) + 2)
-    urls = {s: f"http://127.0.0.1:{base + i}" for i, s in enumerate(SERVICES, start=1)}
+    base = free_port_block(len(SERVICE_NAMES) + 2)
+    urls = {s: f"http://127.0.0.1:{base + i}" for i, s in enumerate(SERVICE_NAMES, start=1)}
     secret = "bench-secret"
     env = {**os.environ, "PENTAD_SECRET": secret, "PENTAD_DATA_DIR": str(data),
            "PENTAD_SERVICE_URLS": json.dumps(urls), "PENTAD_LOG_FORMAT": "json",
            "PENTAD_RATE_LIMIT_PER_SECOND": "1000000000", "PENTAD_RATE_LIMIT_BURST": "1000000000"}
-    subprocess.run([sys.executable, "-m", "pentad.cli", "migrate", "--data-dir", str(data)], env=env,
+    subprocess.run([sys.executable, "-m", "launcher.cli", "migrate", "--data-dir", str(data)], env=env,
                    check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
     results: dict[str, tuple[float, float]] = {}
     procs: list[subprocess.Popen[bytes]] = []

@@ -12,8 +12,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
-from gateway import openapi, service
-from gateway.proxy import GatewayState
+from gateway import keys, openapi
+from gateway.proxy import gateway_state
 from gateway.schemas import KeyCreated, KeyIn, KeyOut
 from pentad.client import client_of
 from pentad.deps import RequireAdmin, Session
@@ -24,30 +24,25 @@ router = APIRouter()
 Integration = Annotated[IntegrationClient, Depends(client_of(IntegrationClient))]
 
 
-def _gw(request: Request) -> GatewayState:
-    gw: GatewayState = request.state.gw
-    return gw
-
-
 @router.post("/gateway/keys", response_model=KeyCreated, status_code=201, tags=["keys"],
              summary="Create an API key (shown once)")
 async def create_key(key_in: KeyIn, session: Session, _: RequireAdmin, integration: Integration) -> KeyCreated:
     if key_in.stakeholder_id:
-        service.check_binding(key_in, await integration.stakeholder(key_in.stakeholder_id))
-    record, key = await service.create(session, key_in=key_in)
+        keys.check_binding(key_in, await integration.stakeholder(key_in.stakeholder_id))
+    record, key = await keys.create(session, key_in=key_in)
     return KeyCreated.model_validate({**KeyOut.model_validate(record).model_dump(), "key": key})
 
 
 @router.get("/gateway/keys", response_model=Page[KeyOut], tags=["keys"], summary="Active API keys")
 async def list_keys(session: Session, _: RequireAdmin, paging: Paging) -> Page[KeyOut]:
-    rows, cursor = await service.list_(session, paging=paging)
+    rows, cursor = await keys.list_(session, paging=paging)
     return Page[KeyOut](items=[KeyOut.model_validate(r) for r in rows], next_cursor=cursor)
 
 
 @router.delete("/gateway/keys/{key_id}", status_code=204, tags=["keys"], summary="Revoke an API key")
 async def revoke_key(key_id: str, request: Request, session: Session, _: RequireAdmin) -> Response:
-    await service.revoke(session, key_id=key_id)
-    _gw(request).keys.forget_key_id(key_id)
+    await keys.revoke(session, key_id=key_id)
+    gateway_state(request).keys.forget_key_id(key_id)
     return Response(status_code=204)
 
 
@@ -64,7 +59,7 @@ class Health(BaseModel):
 @router.get("/health", response_model=Health, tags=["health"], summary="Every service's health",
             responses={503: {"model": Health, "description": "Some service is not ready"}})
 async def health(request: Request) -> Any:
-    gw = _gw(request)
+    gw = gateway_state(request)
 
     async def probe(base: str) -> str:
         try:
@@ -79,30 +74,19 @@ async def health(request: Request) -> Any:
     return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
 
 
-@router.get("/health/live", tags=["health"], summary="The gateway process is up")
-async def live() -> dict[str, str]:
-    return {"status": "ok", "service": "gateway"}
-
-
-@router.get("/health/ready", tags=["health"], summary="The gateway can reach its database")
-async def ready(request: Request) -> dict[str, str]:
-    await _gw(request).db.ping()
-    return {"status": "ok", "service": "gateway"}
-
-
 _DOC_TTL = 30.0
 
 
 @router.get("/openapi.json", include_in_schema=False)
 async def merged_openapi(request: Request) -> JSONResponse:
-    gw = _gw(request)
-    cached = gw.extra.get("openapi")
-    if isinstance(cached, tuple) and cached[0] > time.monotonic():
+    gw = gateway_state(request)
+    cached = gw.openapi_cache
+    if cached is not None and cached[0] > time.monotonic():
         return JSONResponse(cached[1])
     docs = await openapi.fetch_service_docs(gw.http, gw.upstreams)
     doc = openapi.merge(request.app.openapi(), docs)
     if len(docs) == len(gw.upstreams):  # cache only a complete document
-        gw.extra["openapi"] = (time.monotonic() + _DOC_TTL, doc)
+        gw.openapi_cache = (time.monotonic() + _DOC_TTL, doc)
     return JSONResponse(doc)
 
 

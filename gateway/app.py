@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
-from importlib import resources
-from typing import Any
+from importlib import resources as package_files
 from urllib.parse import urlsplit
 
-import httpx
 import structlog
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 
-from gateway import api, service
+from gateway import api, keys
 from gateway.limits import KeyCache, RateLimiter
-from gateway.proxy import Gateway, GatewayState
+from gateway.proxy import Gateway, GatewayProcessState, GatewayState
 from gateway.upstream import UpstreamPool
-from pentad import SERVICES
+from pentad.components import SERVICE_NAMES
 from pentad.db import Database
 from pentad.errors import PROBLEM_RESPONSES, install_error_handlers
 from pentad.http import ASGIApp, RequestContext
+from pentad.service_app import health_router, resources
 from pentad.settings import Settings
-from pentad.uow import UnitOfWork, sweep_replays
+from pentad.uow import UnitOfWork
 
 log = structlog.get_logger("pentad.gateway")
 
@@ -50,33 +47,28 @@ def _pool(url: str, timeout: float) -> UpstreamPool:
 def create_admin_app(settings: Settings) -> FastAPI:
     if not settings.secret:
         raise RuntimeError("PENTAD_SECRET is required to sign callers' identities")
-    missing = [s for s in SERVICES if s not in settings.service_urls]
+    missing = [s for s in SERVICE_NAMES if s not in settings.service_urls]
     if missing:
         raise RuntimeError(f"PENTAD_SERVICE_URLS lacks: {', '.join(missing)}")
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        db = Database.connect(settings.resolved_database_url())
-        # Typed service clients and the gateway's own rare calls (health, OpenAPI, key bindings).
-        http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
-        upstreams = {s: settings.url_of(s) for s in SERVICES}
-        pools = {s: _pool(url, settings.upstream_timeout_seconds) for s, url in upstreams.items()}
-        gw = GatewayState(db=db, http=http, upstreams=upstreams, pools=pools,
-                          secret=settings.secret.encode(), keys=KeyCache(ttl=settings.key_cache_seconds),
-                          limiter=RateLimiter(per_second=settings.rate_limit_per_second,
-                                              burst=settings.rate_limit_burst),
-                          max_body=settings.max_body_bytes)
-        sweeper = asyncio.create_task(
-            sweep_replays(db, retention=timedelta(hours=settings.idempotency_retention_hours)))
-        try:
-            await _bootstrap(db, settings)
-            yield {"gw": gw, "db": db, "settings": settings, "http": http}
-        finally:
-            sweeper.cancel()
-            for pool in pools.values():
-                pool.close()
-            await http.aclose()
-            await db.dispose()
+    async def lifespan(_: FastAPI) -> AsyncIterator[GatewayProcessState]:
+        # The shared client serves the typed service clients and the gateway's rare calls
+        # (health, OpenAPI, key bindings); the proxy path has its own pools.
+        async with resources(settings, http_timeout=10.0) as base:
+            upstreams = {s: settings.url_of(s) for s in SERVICE_NAMES}
+            pools = {s: _pool(url, settings.upstream_timeout_seconds) for s, url in upstreams.items()}
+            gw = GatewayState(db=base["db"], http=base["http"], upstreams=upstreams, pools=pools,
+                              secret=settings.secret.encode(), keys=KeyCache(ttl=settings.key_cache_seconds),
+                              limiter=RateLimiter(per_second=settings.rate_limit_per_second,
+                                                  burst=settings.rate_limit_burst),
+                              max_body=settings.max_body_bytes)
+            try:
+                await _bootstrap(base["db"], settings)
+                yield GatewayProcessState(**base, gw=gw)
+            finally:
+                for pool in pools.values():
+                    pool.close()
 
     app = FastAPI(title="Pentad", version="0.1.0", lifespan=lifespan, openapi_url=None,
                   docs_url=None, redoc_url=None, responses=PROBLEM_RESPONSES,
@@ -84,9 +76,10 @@ def create_admin_app(settings: Settings) -> FastAPI:
                               "Organisations: the five pillars of the Health Tourism Pentad "
                               "and their coordination, behind one gateway.")
     install_error_handlers(app)
+    app.include_router(health_router("gateway"))
     app.include_router(api.router)
     # Swagger UI 5 (OpenAPI 3.1) as shipped inside the fastapi-offline package.
-    app.mount(api.DOCS_STATIC, StaticFiles(directory=str(resources.files("fastapi_offline") / "static")),
+    app.mount(api.DOCS_STATIC, StaticFiles(directory=str(package_files.files("fastapi_offline") / "static")),
               name="docs-static")
     app.add_middleware(UnitOfWork, source="gateway", keep_for_replay=_without_secret)
     return app
@@ -96,7 +89,7 @@ async def _bootstrap(db: Database, settings: Settings) -> None:
     key_file = settings.data_dir / "admin.key"
     try:
         async with db.sessionmaker() as session:
-            created = await service.ensure_bootstrap_admin(
+            created = await keys.ensure_bootstrap_admin(
                 session, key_file=key_file, given_key=settings.bootstrap_admin_key or None)
             await session.commit()
     except IntegrityError:

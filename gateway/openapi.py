@@ -12,9 +12,10 @@ from typing import Any
 
 import httpx
 
+from pentad.http import PROBES
+
 BEARER = {"ApiKey": {"type": "http", "scheme": "bearer",
                      "description": "An API key from POST /gateway/keys (admins) or `pentad keys create`."}}
-_OPEN = {"/health/live", "/health/ready"}
 
 
 async def fetch_service_docs(http: httpx.AsyncClient, upstreams: dict[str, str]) -> dict[str, dict[str, Any]]:
@@ -59,7 +60,7 @@ def merge(gateway_doc: dict[str, Any], service_docs: dict[str, dict[str, Any]]) 
                 if isinstance(op, dict):
                     op["tags"] = [service]
                     op["operationId"] = f"{service}_{op.get('operationId', '')}"
-                    if path not in _OPEN:
+                    if path not in PROBES:
                         op["security"] = [{"ApiKey": []}]
             merged["paths"][f"/{service}{path}"] = item
         tags.append({"name": service, "description": doc.get("info", {}).get("description", "")})

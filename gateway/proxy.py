@@ -10,17 +10,19 @@ and sends back the answer bytes (see bench/gateway.py).
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import structlog
 
+from gateway.keys import hash_key, resolve
 from gateway.limits import KeyCache, RateLimiter
-from gateway.upstream import UpstreamError, UpstreamPool, UpstreamTimeout, UpstreamUnavailable
+from gateway.upstream import CannotConnect, ExchangeError, NoAnswerInTime, UpstreamPool
 from pentad.db import Database, write_intent
-from pentad.http import ASGIApp, Receive, Scope, Send, send_problem
+from pentad.http import PROBES, URL_NUL, ASGIApp, Receive, Scope, Send, read_body, send_problem
 from pentad.identity import Caller, sign, strip_identity
+from pentad.state import State, state_of
 
 log = structlog.get_logger("pentad.gateway")
 
@@ -30,9 +32,8 @@ _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate", b"
                          b"authorization", b"x-request-id", b"content-length", b"traceparent"})
 _HOP_BY_HOP_RESPONSE = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"content-length",
                                   b"x-request-id", b"server", b"date"})
-SERVICE_OPEN_PATHS = frozenset({"/health/live", "/health/ready"})
-GATEWAY_OPEN_PATHS = frozenset({"/health", "/health/live", "/health/ready", "/openapi.json", "/docs",
-                                "/docs/oauth2-redirect"})
+# The gateway's own keyless paths: the probes, every service's health, the API documents.
+GATEWAY_OPEN_PATHS = PROBES | {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect"}
 
 
 @dataclass
@@ -45,7 +46,7 @@ class GatewayState:
     keys: KeyCache
     limiter: RateLimiter
     max_body: int
-    extra: dict[str, object] = field(default_factory=dict)
+    openapi_cache: tuple[float, dict[str, Any]] | None = None
 
     async def authenticate(self, scope: Scope) -> Caller | None:
         presented = None
@@ -57,20 +58,27 @@ class GatewayState:
                 break
         if presented is None:
             return None
-        key_hash = hashlib.sha256(presented.encode()).hexdigest()
+        key_hash = hash_key(presented)
         known, caller = self.keys.get(key_hash)
         if known:
             return caller
-        from gateway import service  # local: keeps the hot path's module import-free
-
         token = write_intent.set(False)
         try:
             async with self.db.sessionmaker() as session:
-                caller = await service.resolve(session, key_hash=key_hash)
+                caller = await resolve(session, key_hash=key_hash)
         finally:
             write_intent.reset(token)
         self.keys.put(key_hash, caller)
         return caller
+
+
+class GatewayProcessState(State):
+    gw: GatewayState
+
+
+def gateway_state(scope: Any) -> GatewayState:
+    gw: GatewayState = state_of(scope)["gw"]  # type: ignore[typeddict-item]
+    return gw
 
 
 class Gateway:
@@ -83,9 +91,10 @@ class Gateway:
         if scope["type"] != "http":
             await self.admin_app(scope, receive, send)
             return
-        state = scope["state"]
-        gw: GatewayState = state["gw"]
+        state = state_of(scope)
+        gw = gateway_state(scope)
         path: str = scope["path"]
+        request_id = state["request_id"]
         # The prefix is read off the raw path, the one that is cut and forwarded: an encoded
         # prefix or slash (/%69ntegration, /integration%2F...) is simply not a service path.
         raw: bytes = scope.get("raw_path") or path.encode()
@@ -93,18 +102,16 @@ class Gateway:
         prefix = (raw[1:slash] if slash > 0 else raw[1:]).decode("latin-1")
         base = gw.pools.get(prefix)
         rest = raw[slash:].decode("latin-1") if slash > 0 else "/"
-        if base is not None and (b"%00" in raw or b"%00" in scope.get("query_string", b"")):
+        if base is not None and (URL_NUL in raw or URL_NUL in scope.get("query_string", b"")):
             await send_problem(send, 422, "validation-error", "Validation error",
-                               "NUL characters are not allowed in paths or queries.",
-                               request_id=state["request_id"])
+                               "NUL characters are not allowed in paths or queries.", request_id=request_id)
             return
-        if base is not None and rest in SERVICE_OPEN_PATHS:
+        if base is not None and rest in PROBES:
             await self._proxy(scope, receive, send, gw, base, len(prefix) + 1, None)
             return
         if base is None and (path in GATEWAY_OPEN_PATHS or path.startswith("/docs/static/")):
             await self.admin_app(scope, receive, send)
             return
-        request_id = state["request_id"]
         caller = await gw.authenticate(scope)
         if caller is None:
             await send_problem(send, 401, "unauthenticated", "Unauthenticated",
@@ -126,8 +133,8 @@ class Gateway:
 
     async def _proxy(self, scope: Scope, receive: Receive, send: Send, gw: GatewayState, pool: UpstreamPool,
                      cut: int, caller: Caller | None) -> None:
-        request_id: str = scope["state"]["request_id"]
-        body = await _read_body(receive, gw.max_body)
+        request_id = state_of(scope)["request_id"]
+        body = await read_body(receive, gw.max_body)
         if body is None:
             await send_problem(send, 413, "payload-too-large", "Payload too large",
                                f"Request bodies are limited to {gw.max_body} bytes.", request_id=request_id)
@@ -142,7 +149,7 @@ class Gateway:
         named = {n.strip().lower() for k, v in scope["headers"] if k == b"connection" for n in v.split(b",")}
         headers = [(k, v) for k, v in strip_identity(scope["headers"]) if k not in _HOP_BY_HOP and k not in named]
         headers.append((b"x-request-id", request_id.encode()))
-        if traceparent := scope["state"].get("traceparent"):
+        if traceparent := state_of(scope).get("traceparent"):
             headers.append((b"traceparent", traceparent.encode()))
         if client := scope.get("client"):
             headers.append((b"x-forwarded-for", client[0].encode()))
@@ -152,13 +159,13 @@ class Gateway:
                 request_id=request_id)]
         try:
             answer = await pool.request(scope["method"].encode(), target, headers, body)
-        except UpstreamTimeout:
+        except NoAnswerInTime:
             await self._upstream_failed(send, 504, "upstream-timeout", "Gateway timeout", request_id)
             return
-        except UpstreamUnavailable:
+        except CannotConnect:
             await self._upstream_failed(send, 503, "service-unavailable", "Service unavailable", request_id)
             return
-        except UpstreamError:
+        except ExchangeError:
             await self._upstream_failed(send, 502, "bad-gateway", "Bad gateway", request_id)
             return
         out = [(k, v) for k, v in answer.headers if k not in _HOP_BY_HOP_RESPONSE]
@@ -175,18 +182,3 @@ class Gateway:
         await send_problem(send, status, slug, title,
                            "The service behind this path did not answer properly; retry later.",
                            request_id=request_id)
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    first = await receive()
-    body: bytes = first.get("body", b"")
-    if not first.get("more_body"):
-        return body if len(body) <= limit else None
-    chunks = bytearray(body)
-    while True:
-        message = await receive()
-        chunks += message.get("body", b"")
-        if len(chunks) > limit:
-            return None
-        if not message.get("more_body"):
-            return bytes(chunks)

@@ -8,8 +8,8 @@ it knows, over connections it keeps. So one request is one ``transport.write`` o
 head and body, and the answer is parsed by httptools (the parser uvicorn uses) into a
 status, raw headers and the body.
 
-Errors: a refused or failed connect is ``UpstreamUnavailable``; no answer within the
-timeout is ``UpstreamTimeout``; a broken or malformed answer is ``UpstreamBroken``. A
+Errors: a refused or failed connect is ``CannotConnect``; no answer within the
+timeout is ``NoAnswerInTime``; a broken or malformed answer is ``BrokenAnswer``. A
 kept connection the service closed while idle is detected before reuse; a safe method
 that loses a reused connection before any byte of the answer is retried once on a
 fresh one.
@@ -26,22 +26,22 @@ from typing import cast
 import httptools
 
 SAFE_TO_RETRY = frozenset({b"GET", b"HEAD", b"OPTIONS"})
-IDLE_SECONDS = 50.0  # below the services' keep-alive (pentad.serve sets 75 s)
+IDLE_SECONDS = 50.0  # below the services' keep-alive (launcher.serve sets 75 s)
 
 
-class UpstreamError(Exception):
+class ExchangeError(Exception):
+    """One proxied exchange failed (the services' typed clients have ``pentad.client.UpstreamError``)."""
+
+
+class CannotConnect(ExchangeError):
     pass
 
 
-class UpstreamUnavailable(UpstreamError):
+class NoAnswerInTime(ExchangeError):
     pass
 
 
-class UpstreamTimeout(UpstreamError):
-    pass
-
-
-class UpstreamBroken(UpstreamError):
+class BrokenAnswer(ExchangeError):
     pass
 
 
@@ -73,16 +73,16 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.got_bytes = True
         if self._parser is None:  # bytes nobody asked for: the connection is unusable
-            self._fail(UpstreamBroken("unsolicited bytes from the service"))
+            self._fail(BrokenAnswer("unsolicited bytes from the service"))
             return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self._fail(UpstreamBroken(f"malformed answer: {exc}"))
+            self._fail(BrokenAnswer(f"malformed answer: {exc}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self._fail(UpstreamBroken("the service closed the connection before answering"))
+        self._fail(BrokenAnswer("the service closed the connection before answering"))
 
     # -- httptools callbacks ------------------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -152,7 +152,7 @@ class UpstreamPool:
         conn, reused = await self._acquire()
         try:
             answer = await self._exchange(conn, head, body, method)
-        except UpstreamBroken:
+        except BrokenAnswer:
             if not (reused and method in SAFE_TO_RETRY and not conn.got_bytes):
                 raise
             conn, _ = await self._acquire(fresh=True)
@@ -184,7 +184,7 @@ class UpstreamPool:
     @staticmethod
     def _expire(conn: _Connection, future: asyncio.Future[Answer]) -> None:
         if not future.done():
-            future.set_exception(UpstreamTimeout("no answer in time"))
+            future.set_exception(NoAnswerInTime("no answer in time"))
             conn.close()  # a late answer must not be read as the next request's
 
     async def _acquire(self, fresh: bool = False) -> tuple[_Connection, bool]:
@@ -199,9 +199,9 @@ class UpstreamPool:
             _, conn = await asyncio.wait_for(
                 loop.create_connection(lambda: _Connection(loop), self.host, self.port), self.timeout)
         except TimeoutError:
-            raise UpstreamTimeout("connecting took too long") from None
+            raise NoAnswerInTime("connecting took too long") from None
         except OSError as exc:
-            raise UpstreamUnavailable(f"cannot connect: {exc}") from None
+            raise CannotConnect(f"cannot connect: {exc}") from None
         return conn, False
 
     def close(self) -> None:

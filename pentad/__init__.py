@@ -1,10 +1,2 @@
-"""Pentad: the shared kit every service and the gateway stand on, and the `pentad` command."""
-
-SERVICES: tuple[str, ...] = (
-    "segmentation",
-    "integration",
-    "administration",
-    "development",
-    "promotion",
-    "dmo",
-)
+"""Pentad's shared kit: what every service and the gateway stand on (the ``pentad``
+command itself lives in the ``launcher`` package)."""

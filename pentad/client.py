@@ -19,6 +19,7 @@ from pentad.errors import PentadError
 from pentad.http import current_request_id, current_traceparent, new_request_id
 from pentad.identity import Caller, Role, sign
 from pentad.settings import Settings
+from pentad.state import state_of
 
 M = TypeVar("M", bound=BaseModel)
 C = TypeVar("C", bound="ServiceClient")
@@ -86,7 +87,8 @@ def client_of(cls: type[C]) -> Callable[[Request], Awaitable[C]]:
     ``Integration = Annotated[IntegrationClient, Depends(client_of(IntegrationClient))]``."""
 
     async def build(request: Request) -> C:
-        return cls.for_settings(request.state.http, request.state.settings)
+        state = state_of(request)
+        return cls.for_settings(state["http"], state["settings"])
 
     return build
 

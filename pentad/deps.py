@@ -6,12 +6,13 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import httpx
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pentad.errors import Forbidden, Unauthenticated
 from pentad.identity import Caller, Role
 from pentad.settings import Settings
+from pentad.state import state_of
 from pentad.uow import session_of
 
 
@@ -22,26 +23,25 @@ async def _session(request: Request) -> AsyncSession:
 
 
 async def _caller(request: Request) -> Caller:
-    caller: Caller | None = getattr(request.state, "caller", None)
+    caller = state_of(request).get("caller")
     if caller is None:
         raise Unauthenticated("No caller identity on this request.")
     return caller
 
 
 async def _settings(request: Request) -> Settings:
-    settings: Settings = request.state.settings
-    return settings
+    return state_of(request)["settings"]
 
 
 async def _http(request: Request) -> httpx.AsyncClient:
-    client: httpx.AsyncClient = request.state.http
-    return client
+    return state_of(request)["http"]
 
 
 Session = Annotated[AsyncSession, Depends(_session)]
 CurrentCaller = Annotated[Caller, Depends(_caller)]
 CurrentSettings = Annotated[Settings, Depends(_settings)]
 HttpClient = Annotated[httpx.AsyncClient, Depends(_http)]
+IfMatch = Annotated[str | None, Header(description="The ETag you read; a stale one is a 412.")]
 
 
 def require(*roles: Role) -> Callable[..., Any]:

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 PROBLEM_JSON = "application/problem+json"
+NUL_DETAIL = "Text with a NUL character (\\u0000) cannot be stored."
 PROBLEM_BASE = "https://pentad.example/problems/"
 
 log = structlog.get_logger("pentad.errors")
@@ -172,8 +173,7 @@ _PG_NUL_IN_TEXT = "22021"  # character_not_in_repertoire: PostgreSQL text cannot
 async def _on_database_error(request: Request, exc: Exception) -> Response:
     """Only the one input error a database can see and we cannot (a NUL in text); the rest is a 500."""
     if getattr(getattr(exc, "orig", None), "pgcode", None) == _PG_NUL_IN_TEXT:
-        return problem_response(422, Invalid.slug, Invalid.title,
-                                "Text with a NUL character (\\u0000) cannot be stored.", request=request)
+        return problem_response(422, Invalid.slug, Invalid.title, NUL_DETAIL, request=request)
     return await _on_unexpected(request, exc)
 
 

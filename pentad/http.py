@@ -16,8 +16,9 @@ from typing import Any
 
 import structlog
 
-from pentad.errors import problem_body
+from pentad.errors import NUL_DETAIL, problem_body
 from pentad.identity import IDENTITY_HEADERS, BadSignature, verify
+from pentad.state import state_of
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -57,6 +58,64 @@ async def send_problem(send: Send, status: int, slug: str, title: str, detail: s
                (b"content-length", str(len(body)).encode()), *extra_headers]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def read_body(receive: Receive, limit: int | None = None) -> bytes | None:
+    """The whole request body, or None as soon as it grows past ``limit`` bytes."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if limit is not None and len(body) > limit:
+            return None
+        if not message.get("more_body"):
+            return bytes(body)
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives ``body`` (already read) once, then defers to the real one."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+class BufferedAnswer:
+    """An app's answer held back (as ``send``) until the caller decides what to do with it."""
+
+    def __init__(self, status: int = 500, headers: list[tuple[bytes, bytes]] | None = None,
+                 body: bytes = b"") -> None:
+        self.status = status
+        self.headers = headers or []
+        self.body = bytearray(body)
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = list(message.get("headers", ()))
+        elif message["type"] == "http.response.body":
+            self.body += message.get("body", b"")
+
+    async def replay_to(self, send: Send, extra: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
+        await send({"type": "http.response.start", "status": self.status, "headers": [*self.headers, *extra]})
+        await send({"type": "http.response.body", "body": bytes(self.body)})
+
+
+# PostgreSQL text cannot hold U+0000 and SQLite should not hold what PostgreSQL refuses; JSON
+# writes it as this escape (a raw NUL byte is not valid JSON), a URL as %00.
+JSON_NUL = b"\\u0000"
+URL_NUL = b"%00"
+
+
+async def refuse_nul(send: Send, scope: Scope) -> None:
+    await send_problem(send, 422, "validation-error", "Validation error", NUL_DETAIL,
+                       request_id=state_of(scope).get("request_id", ""))
 
 
 class RequestContext:
@@ -110,8 +169,10 @@ class RequestContext:
             structlog.contextvars.unbind_contextvars("request_id", "traceparent")
 
 
-# Probes and the gateway's OpenAPI merge must work without a caller.
-OPEN_PATHS = frozenset({"/health/live", "/health/ready", "/openapi.json"})
+# Probes answer anyone, through the gateway too; a service's OpenAPI document is read by the
+# gateway (which merges them) without a caller.
+PROBES = frozenset({"/health/live", "/health/ready"})
+OPEN_PATHS = PROBES | {"/openapi.json"}
 
 
 class VerifyIdentity:
@@ -124,7 +185,7 @@ class VerifyIdentity:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
-        state = scope.setdefault("state", {})
+        state = state_of(scope)
         found = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
                  if k.decode("latin-1") in IDENTITY_HEADERS}
         raw_path: bytes = (scope.get("raw_path") or scope["path"].encode()).split(b"?", 1)[0]

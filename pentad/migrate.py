@@ -1,8 +1,8 @@
-"""Alembic, driven from code: every service (and the gateway) ships its own migrations.
+"""Alembic, driven from code: every component (each service, the gateway) has its own
+chain of revisions in ``<package>/migrations/`` and shares one env (``migration_env``).
 
-``upgrade(component, url)`` brings one database to head; each component's
-``migrations/env.py`` is a one-line call to ``run_env(metadata)``. On PostgreSQL the run
-holds an advisory lock, so replicas starting together migrate once.
+``upgrade(component, url)`` brings one database to head. On PostgreSQL the run holds an
+advisory lock, so replicas starting together migrate once.
 """
 
 from __future__ import annotations
@@ -17,20 +17,13 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from pentad import SERVICES
-
-COMPONENTS: tuple[str, ...] = (*SERVICES, "gateway")
-
-
-def _package(component: str) -> str:
-    return "gateway" if component == "gateway" else f"services.{component}"
+from pentad.components import named
 
 
 def alembic_config(component: str, url: str) -> Config:
-    if component not in COMPONENTS:
-        raise ValueError(f"unknown component {component!r}")
     cfg = Config()
-    cfg.set_main_option("script_location", str(resources.files(_package(component)) / "migrations"))
+    cfg.set_main_option("script_location", str(resources.files("pentad") / "migration_env"))
+    cfg.set_main_option("version_locations", str(named(component).migrations))
     cfg.set_main_option("path_separator", "os")
     cfg.attributes["url"] = url
     cfg.attributes["component"] = component
@@ -42,17 +35,23 @@ def upgrade(component: str, url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(component, url), revision)
 
 
-def run_env(metadata: sa.MetaData) -> None:
-    """The body of every ``migrations/env.py``."""
+def downgrade(component: str, url: str, revision: str) -> None:
+    command.downgrade(alembic_config(component, url), revision)
+
+
+def run_env() -> None:
+    """The body of the shared ``env.py``: migrate the configured component's database."""
     cfg = context.config
     url: str = cfg.attributes.get("url") or cfg.get_main_option("sqlalchemy.url") or ""
+    component: str = cfg.attributes["component"]
+    metadata: sa.MetaData = named(component).module("models").Base.metadata
     if context.is_offline_mode():
         context.configure(url=url, target_metadata=metadata, literal_binds=True,
                           render_as_batch=url.startswith("sqlite"))
         with context.begin_transaction():
             context.run_migrations()
         return
-    asyncio.run(_run_online(url, metadata, cfg.attributes.get("component", "pentad")))
+    asyncio.run(_run_online(url, metadata, component))
 
 
 async def _run_online(url: str, metadata: sa.MetaData, component: str) -> None:

@@ -1,50 +1,70 @@
 """``build_service_app``: what every pillar service has in common, wired once.
 
 Lifespan-built database and HTTP client, request context, identity check, unit of work,
-problem+json errors, health probes and the ordered event feed.
+problem+json errors, health probes and the ordered event feed. The gateway builds its own
+app on the same ``resources`` and ``health_router``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, FastAPI, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import text
+from starlette.responses import Response
 
 from pentad import outbox
 from pentad.db import Database
 from pentad.deps import CurrentCaller, RequireStaff, Session
-from pentad.errors import PROBLEM_RESPONSES, install_error_handlers
+from pentad.errors import PROBLEM_JSON, PROBLEM_RESPONSES, install_error_handlers, problem_body
 from pentad.http import ASGIApp, RequestContext, VerifyIdentity
+from pentad.idempotency import sweep_replays
 from pentad.identity import Role
 from pentad.settings import Settings
-from pentad.uow import UnitOfWork, sweep_replays
+from pentad.state import State, state_of
+from pentad.uow import UnitOfWork
 
 
-def health_router(service: str) -> APIRouter:
+@asynccontextmanager
+async def resources(settings: Settings, *, http_timeout: float | None = None) -> AsyncIterator[State]:
+    """The database, the shared HTTP client and the replay sweeper, for the process's life."""
+    db = Database.connect(settings.resolved_database_url())
+    http = httpx.AsyncClient(timeout=httpx.Timeout(http_timeout or settings.upstream_timeout_seconds))
+    sweeper = asyncio.create_task(sweep_replays(db, retention=timedelta(hours=settings.idempotency_retention_hours)))
+    try:
+        yield State(db=db, http=http, settings=settings)
+    finally:
+        sweeper.cancel()
+        await http.aclose()
+        await db.dispose()
+
+
+class Liveness(BaseModel):
+    status: str
+    service: str
+
+
+def health_router(component: str) -> APIRouter:
     router = APIRouter(tags=["health"])
 
-    @router.get("/health/live", summary="The process is up")
-    async def live() -> dict[str, str]:
-        return {"status": "ok", "service": service}
+    @router.get("/health/live", response_model=Liveness, summary="The process is up")
+    async def live() -> Liveness:
+        return Liveness(status="ok", service=component)
 
-    @router.get("/health/ready", summary="The process can reach its database",
+    @router.get("/health/ready", response_model=Liveness, summary="The process can reach its database",
                 responses={503: PROBLEM_RESPONSES[422] | {"description": "Not ready"}})
-    async def ready(session: Session) -> Any:
+    async def ready(request: Request) -> Any:
         try:
-            await session.execute(text("SELECT 1"))
-        except Exception as exc:
-            return JSONResponse({"type": "https://pentad.example/problems/not-ready",
-                                 "title": "Not ready", "status": 503, "detail": type(exc).__name__},
-                                status_code=503, media_type="application/problem+json")
-        return {"status": "ok", "service": service}
+            await state_of(request)["db"].ping()
+        except Exception as exc:  # any failure to reach the database means "not ready"
+            return Response(problem_body(503, "not-ready", "Not ready", type(exc).__name__), status_code=503,
+                            media_type=PROBLEM_JSON)
+        return Liveness(status="ok", service=component)
 
     return router
 
@@ -81,23 +101,15 @@ def events_router() -> APIRouter:
 
 def build_service_app(settings: Settings, *, title: str, description: str,
                       routers: Sequence[APIRouter], version: str = "0.1.0",
-                      state: Callable[[Settings], dict[str, Any]] | None = None) -> ASGIApp:
+                      state: Callable[[Settings], Mapping[str, Any]] | None = None) -> ASGIApp:
     """``state`` adds a service's own per-process objects (caches...) to the lifespan state."""
     if not settings.secret:
         raise RuntimeError("PENTAD_SECRET is required: services only accept calls the gateway signs")
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        db = Database.connect(settings.resolved_database_url())
-        http = httpx.AsyncClient(timeout=httpx.Timeout(settings.upstream_timeout_seconds))
-        sweeper = asyncio.create_task(
-            sweep_replays(db, retention=timedelta(hours=settings.idempotency_retention_hours)))
-        try:
-            yield {"db": db, "http": http, "settings": settings, **(state(settings) if state else {})}
-        finally:
-            sweeper.cancel()
-            await http.aclose()
-            await db.dispose()
+    async def lifespan(_: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
+        async with resources(settings) as base:
+            yield {**base, **(state(settings) if state else {})}
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
                   responses=PROBLEM_RESPONSES)

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pentad import SERVICES
+from pentad.components import SERVICE_NAMES
 
 
 class Settings(BaseSettings):
@@ -65,4 +65,4 @@ def write_private_file(path: Path, text: str) -> None:
 
 def default_service_urls(host: str, gateway_port: int) -> dict[str, str]:
     """Services listen on the ports right after the gateway's, in pillar order."""
-    return {name: f"http://{host}:{gateway_port + i}" for i, name in enumerate(SERVICES, start=1)}
+    return {name: f"http://{host}:{gateway_port + i}" for i, name in enumerate(SERVICE_NAMES, start=1)}

@@ -12,9 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from pentad import SERVICES
-from pentad.serve import build
-from tests.support import STAFF, SignedAs, facilitator, free_port, serving, settings_for
+from pentad.components import SERVICE_NAMES
+from tests.support import STAFF, SignedAs, build, facilitator, free_port, serving, settings_for
 
 FAC = SignedAs(facilitator("stk_some_agent"))
 PROBLEM = "application/problem+json"
@@ -32,7 +31,7 @@ class Pair:
 
 
 def service_urls() -> dict[str, str]:
-    return {name: f"http://127.0.0.1:{free_port()}" for name in SERVICES}
+    return {name: f"http://127.0.0.1:{free_port()}" for name in SERVICE_NAMES}
 
 
 async def start_pair(stack: AsyncExitStack, databases: Any, tmp: Path, urls: dict[str, str] | None = None,

@@ -19,6 +19,7 @@ import uvicorn
 from asgi_lifespan import LifespanManager
 
 from pentad import migrate
+from pentad.components import named
 from pentad.http import new_request_id
 from pentad.identity import Caller, Role, sign
 from pentad.settings import Settings
@@ -163,3 +164,8 @@ async def serving(app: Any, port: int | None = None) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+def build(component: str, settings: Settings) -> Any:
+    """The component's app, as ``pentad up`` builds it."""
+    return named(component).create_app(settings)

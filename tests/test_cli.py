@@ -7,18 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pentad.migrate import COMPONENTS
+from pentad.components import COMPONENT_NAMES
 
 
 def pentad(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pentad.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "launcher.cli", *args], capture_output=True, text=True,
                           timeout=120)
 
 
 def test_migrate_brings_every_database_to_head(tmp_path: Path) -> None:
     r = pentad("migrate", "--data-dir", str(tmp_path))
     assert r.returncode == 0, r.stderr
-    for component in COMPONENTS:
+    for component in COMPONENT_NAMES:
         with sqlite3.connect(tmp_path / f"{component}.db") as db:
             tables = {row[0] for row in db.execute("select name from sqlite_master where type='table'")}
             assert {"alembic_version", "outbox_events", "idempotency_records"} <= tables

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import yaml
 
-from pentad import SERVICES
+from pentad.components import SERVICE_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
-COMPONENTS = ("gateway", *SERVICES)
+COMPONENTS = ("gateway", *SERVICE_NAMES)
 CONFIG_MAP = "pentad-config"
 SECRET = "pentad-secrets"
 IMAGE = "pentad"
@@ -109,7 +109,7 @@ def test_component_deployment(component: str) -> None:
 
     [server] = [c for c in pod["containers"] if c["name"] == component]
     assert server["image"] == IMAGE
-    assert server["args"] == [component], "the image's entrypoint is `python -m pentad.serve`"
+    assert server["args"] == [component], "the image's entrypoint is `python -m launcher.serve`"
     assert {"name": "http", "containerPort": PORT} in server["ports"]
     assert _env(server)["PENTAD_PORT"]["value"] == str(PORT)
     assert server["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": "http"}
@@ -148,7 +148,7 @@ def test_component_service_and_disruption_budget(component: str) -> None:
 def test_service_urls_name_every_service_by_its_cluster_dns_name() -> None:
     data = _one("ConfigMap", CONFIG_MAP)["data"]
     urls = json.loads(data["PENTAD_SERVICE_URLS"])
-    assert urls == {name: f"http://{name}:{PORT}" for name in SERVICES}
+    assert urls == {name: f"http://{name}:{PORT}" for name in SERVICE_NAMES}
     assert data["PENTAD_LOG_FORMAT"] == "json"
     assert data["PENTAD_HOST"] == "0.0.0.0"
     assert all(isinstance(v, str) for v in data.values()), "ConfigMap values must be strings"
@@ -176,7 +176,7 @@ def test_image_copies_every_package_pyproject_builds() -> None:
     packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
     for pattern in packages["find"]["include"]:
         assert f"COPY {pattern.rstrip('*')}/ " in dockerfile, f"the image would lack {pattern}"
-    assert 'ENTRYPOINT ["python", "-m", "pentad.serve"]' in dockerfile
+    assert 'ENTRYPOINT ["python", "-m", "launcher.serve"]' in dockerfile
     assert 'CMD ["gateway"]' in dockerfile
 
 

@@ -18,8 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
-from pentad import SERVICES
-from pentad.migrate import COMPONENTS
+from pentad.components import COMPONENT_NAMES, SERVICE_NAMES
 from tests.support import PG_ADMIN_URL, free_port_block
 
 pytestmark = pytest.mark.e2e
@@ -45,8 +44,8 @@ def _children(pid: int) -> dict[str, int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == pid and b"pentad.serve" in argv:
-            found[argv[argv.index(b"pentad.serve") + 1].decode()] = int(entry.name)
+        if ppid == pid and b"launcher.serve" in argv:
+            found[argv[argv.index(b"launcher.serve") + 1].decode()] = int(entry.name)
     return found
 
 
@@ -74,7 +73,7 @@ class Up:
         self.log_path = tmp / "up.log"
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pentad.cli", "up", "--port", str(self.port), "--data-dir", str(self.data)],
+            [sys.executable, "-m", "launcher.cli", "up", "--port", str(self.port), "--data-dir", str(self.data)],
             stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **env})
 
     def log_lines(self) -> list[dict]:
@@ -105,7 +104,7 @@ def up(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Up]:
     dbs: list[str] = []
     if request.param == "postgresql":
         run = uuid.uuid4().hex[:8]
-        dbs = [f"pentad_e2e_{run}_{c}" for c in COMPONENTS]
+        dbs = [f"pentad_e2e_{run}_{c}" for c in COMPONENT_NAMES]
         _pg(*(f'CREATE DATABASE "{d}"' for d in dbs))
         env["PENTAD_DATABASE_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:5432/pentad_e2e_{run}_{{service}}"
     started = Up(tmp_path, env)
@@ -132,7 +131,7 @@ def _pg(*statements: str) -> None:
 def test_pentad_up_serves_everything_through_the_gateway(up: Up) -> None:
     assert _wait(lambda: _healthy(up.url), within=30), up.log_path.read_text()[-3000:]
     health = httpx.get(up.url + "/health").json()
-    assert set(health["services"]) == set(SERVICES)
+    assert set(health["services"]) == set(SERVICE_NAMES)
     assert all(s["status"] == "ok" for s in health["services"].values())
 
     key_file = up.data / "admin.key"
@@ -186,7 +185,7 @@ def test_a_second_pentad_up_does_not_load_the_demo_twice(tmp_path: Path) -> None
 def test_pentad_up_restarts_a_crashed_service_and_stops_cleanly(up: Up) -> None:
     assert _wait(lambda: _healthy(up.url), within=30), up.log_path.read_text()[-3000:]
     children = _children(up.proc.pid)
-    assert set(children) == {*SERVICES, "gateway"}
+    assert set(children) == {*SERVICE_NAMES, "gateway"}
     os.kill(children["integration"], signal.SIGKILL)
     assert _wait(lambda: _children(up.proc.pid).get("integration") not in (None, children["integration"]),
                  within=15), (children, _children(up.proc.pid), up.log_path.read_text()[-3000:])

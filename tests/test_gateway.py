@@ -14,9 +14,8 @@ import pytest
 import structlog
 
 from gateway.app import create_app as create_gateway
-from pentad import SERVICES
-from pentad.serve import build
-from tests.support import free_port, serving, settings_for
+from pentad.components import SERVICE_NAMES
+from tests.support import build, free_port, serving, settings_for
 
 
 @dataclass
@@ -45,10 +44,10 @@ class Platform:
             return r.json()["key"]
 
 
-async def start_platform(stack: AsyncExitStack, databases, tmp: Path, *, services=SERVICES,
+async def start_platform(stack: AsyncExitStack, databases, tmp: Path, *, services=SERVICE_NAMES,
                          urls: dict[str, str] | None = None, **gateway_settings) -> Platform:
     urls = dict(urls or {})
-    for name in SERVICES:
+    for name in SERVICE_NAMES:
         urls.setdefault(name, f"http://127.0.0.1:{free_port()}")
     for name in services:
         settings = settings_for(name, await databases.new(name), tmp, service_urls=urls)
@@ -71,13 +70,13 @@ async def test_health_lists_every_service(platform: Platform) -> None:
     assert r.status_code == 200
     body = r.json()
     assert body["status"] == "ok"
-    assert set(body["services"]) == set(SERVICES)
+    assert set(body["services"]) == set(SERVICE_NAMES)
     assert all(s == {"status": "ok", "url": platform.service_urls[n]} for n, s in body["services"].items())
 
 
 async def test_service_liveness_is_reachable_without_a_key(platform: Platform) -> None:
     async with platform.client() as c:
-        for name in SERVICES:
+        for name in SERVICE_NAMES:
             r = await c.get(f"/{name}/health/live")
             assert r.status_code == 200 and r.json()["service"] == name
 
@@ -284,7 +283,7 @@ async def test_merged_openapi_and_docs(platform: Platform) -> None:
         doc = (await c.get("/openapi.json")).json()
         docs = await c.get("/docs")
     assert "/gateway/keys" in doc["paths"]
-    for name in SERVICES:
+    for name in SERVICE_NAMES:
         assert f"/{name}/events" in doc["paths"]
         assert f"/{name}/health/live" in doc["paths"]
     assert doc["paths"]["/segmentation/events"]["get"]["security"] == [{"ApiKey": []}]

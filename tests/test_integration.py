@@ -21,10 +21,9 @@ import pytest
 import sqlalchemy as sa
 
 from pentad.db import create_engine
-from pentad.serve import build
 from services.integration.models import Capacity
 from tests.pillars import FAC, PROBLEM, Pair, feed, last_seq, money, service_urls, start_pair, unique
-from tests.support import STAFF, SignedAs, asgi_client, facilitator, provider, serving, settings_for
+from tests.support import STAFF, SignedAs, asgi_client, build, facilitator, provider, serving, settings_for
 
 # -- helpers ------------------------------------------------------------------------------------
 

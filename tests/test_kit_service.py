@@ -284,7 +284,7 @@ async def test_replays_are_kept_for_the_retention_window_then_forgotten(client: 
     from datetime import timedelta
 
     from pentad.db import Database
-    from pentad.uow import forget_old_replays
+    from pentad.idempotency import forget_old_replays
 
     headers = {"Idempotency-Key": "kept-a-while"}
     first = await client.post("/things", json={"name": "k", "size": 1}, headers=headers)

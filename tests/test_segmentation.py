@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from pentad.serve import build
 from tests.pillars import FAC, PROBLEM, feed, last_seq, money, service_urls, unique
 from tests.support import (
     STAFF,
     SignedAs,
     asgi_client,
+    build,
     facilitator,
     provider,
     settings_for,

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from gateway.upstream import UpstreamBroken, UpstreamPool, UpstreamTimeout, UpstreamUnavailable
+from gateway.upstream import BrokenAnswer, CannotConnect, NoAnswerInTime, UpstreamPool
 from tests.support import free_port, serving
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -141,7 +141,7 @@ async def test_a_post_lost_on_a_reused_connection_is_not_retried() -> None:
     async with server:
         pool = UpstreamPool("127.0.0.1", port, timeout=5)
         await pool.request(b"POST", b"/", [], b"first")
-        with pytest.raises(UpstreamBroken):
+        with pytest.raises(BrokenAnswer):
             await pool.request(b"POST", b"/", [], b"second")
         await asyncio.sleep(0.05)
         assert seen == [b"second"] and raw.connections == 1  # sent once, never replayed
@@ -182,7 +182,7 @@ async def test_timeouts_close_the_connection_so_late_answers_are_never_misread()
     server, port = await raw.start(slow_first)
     async with server:
         pool = UpstreamPool("127.0.0.1", port, timeout=0.2)
-        with pytest.raises(UpstreamTimeout):
+        with pytest.raises(NoAnswerInTime):
             await pool.request(b"GET", b"/slow", [], b"")
         assert (await pool.request(b"GET", b"/fast", [], b"")).body == b"/fast"
         assert raw.connections == 2
@@ -190,7 +190,7 @@ async def test_timeouts_close_the_connection_so_late_answers_are_never_misread()
 
 
 async def test_nobody_listening_is_unavailable_and_garbage_is_broken() -> None:
-    with pytest.raises(UpstreamUnavailable):
+    with pytest.raises(CannotConnect):
         await UpstreamPool("127.0.0.1", free_port(), timeout=2).request(b"GET", b"/", [], b"")
 
     async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -200,7 +200,7 @@ async def test_nobody_listening_is_unavailable_and_garbage_is_broken() -> None:
 
     server, port = await RawServer().start(garbage)
     async with server:
-        with pytest.raises(UpstreamBroken):
+        with pytest.raises(BrokenAnswer):
             await UpstreamPool("127.0.0.1", port, timeout=2).request(b"GET", b"/", [], b"")
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from pentad import migrate
+from pentad.components import COMPONENT_NAMES
 from pentad.identity import Role
 from pentad.logging import configure_logging
 from pentad.settings import Settings
@@ -26,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
 
     mig = sub.add_parser("migrate", help="bring databases to the latest schema")
     mig.add_argument("--data-dir", type=Path, default=Path("./var"))
-    mig.add_argument("--component", choices=migrate.COMPONENTS,
+    mig.add_argument("--component", choices=COMPONENT_NAMES,
                      help="only this one (default: all); its URL is PENTAD_DATABASE_URL")
 
     keys = sub.add_parser("keys", help="manage API keys directly in the gateway's database")
@@ -44,12 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     # `up` shares stdout with the processes it starts; the other commands print results there.
     configure_logging(service="pentad", fmt="auto", stream=sys.stdout if args.command == "up" else sys.stderr)
     if args.command == "up":
-        from pentad.supervisor import Supervisor
+        from launcher.supervisor import Supervisor
 
         return asyncio.run(Supervisor(host=args.host, port=args.port, data_dir=args.data_dir,
                                       demo=args.demo).run())
     if args.command == "migrate":
-        components = [args.component] if args.component else list(migrate.COMPONENTS)
+        components = [args.component] if args.component else list(COMPONENT_NAMES)
         for component in components:
             url = Settings(service=component, data_dir=args.data_dir).resolved_database_url()
             migrate.upgrade(component, url)
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 async def _create_key(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from gateway import service
+    from gateway import keys
     from gateway.schemas import KeyIn
     from pentad.db import Database
 
@@ -75,7 +76,7 @@ async def _create_key(args: argparse.Namespace) -> int:
     db = Database.connect(settings.resolved_database_url())
     try:
         async with db.sessionmaker() as session:
-            record, key = await service.create(session, key_in=key_in)
+            record, key = await keys.create(session, key_in=key_in)
             await session.commit()
     finally:
         await db.dispose()

@@ -20,7 +20,8 @@ from pathlib import Path
 import httpx
 import structlog
 
-from pentad import SERVICES, migrate
+from pentad import migrate
+from pentad.components import COMPONENT_NAMES, SERVICE_NAMES
 from pentad.settings import Settings, default_service_urls, write_private_file
 
 log = structlog.get_logger("pentad.up")
@@ -56,7 +57,7 @@ class Child:
     async def start(self) -> None:
         self.started_at = time.monotonic()
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "pentad.serve", self.component, env=self.env, preexec_fn=_die_with_parent)
+            sys.executable, "-m", "launcher.serve", self.component, env=self.env, preexec_fn=_die_with_parent)
 
     async def stop(self, grace: float = 10.0) -> None:
         if self.proc is None or self.proc.returncode is not None:
@@ -87,7 +88,7 @@ class Supervisor:
         secret = load_or_create_secret(self.data_dir)
         urls = default_service_urls(self.host, self.port)
         await asyncio.to_thread(migrate_all, self.data_dir)
-        for i, name in enumerate(SERVICES, start=1):
+        for i, name in enumerate(SERVICE_NAMES, start=1):
             self.children.append(Child(name, self._env(name, self.port + i, secret, urls)))
         self.children.append(Child("gateway", self._env("gateway", self.port, secret, urls)))
         loop = asyncio.get_running_loop()
@@ -133,7 +134,7 @@ class Supervisor:
     async def _load_demo(self, gateway: str, attempts: int = 3) -> None:
         """Every create in the demo is idempotent, so a load cut short (a service restarting
         under it) is simply run again; failing that, the platform still runs without it."""
-        from pentad import demo
+        from launcher import demo
 
         for attempt in range(1, attempts + 1):
             try:
@@ -146,7 +147,7 @@ class Supervisor:
 
 
 def migrate_all(data_dir: Path) -> None:
-    for component in migrate.COMPONENTS:
+    for component in COMPONENT_NAMES:
         settings = Settings(service=component, data_dir=data_dir)
         migrate.upgrade(component, settings.resolved_database_url())
         log.info("migrate.done", component=component)

@@ -1,4 +1,4 @@
-"""The demo destination: each pillar's ``services/<name>/demo.py`` adds its data.
+"""The demo destination: each component's ``demo.py`` adds its data.
 
 Loaded through the gateway with the bootstrap admin key, every create carrying an
 ``Idempotency-Key`` derived from the item, so loading twice creates nothing twice.
@@ -6,14 +6,12 @@ Loaded through the gateway with the bootstrap admin key, every create carrying a
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from pathlib import Path
 
 import httpx
 import structlog
 
-from pentad import SERVICES
+from pentad.components import SERVICES
 
 log = structlog.get_logger("pentad.demo")
 
@@ -25,8 +23,7 @@ async def load(gateway: str, data_dir: Path) -> None:
         return
     headers = {"Authorization": f"Bearer {key_file.read_text().strip()}"}
     async with httpx.AsyncClient(base_url=gateway, headers=headers, timeout=30) as client:
-        for name in SERVICES:
-            if importlib.util.find_spec(f"services.{name}.demo") is None:
-                continue
-            await importlib.import_module(f"services.{name}.demo").load(client)
-            log.info("demo.loaded", pillar=name)
+        for component in SERVICES:
+            if component.has("demo"):
+                await component.module("demo").load(client)
+                log.info("demo.loaded", pillar=component.name)

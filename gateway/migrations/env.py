@@ -1,4 +1,0 @@
-from gateway.models import Base
-from pentad.migrate import run_env
-
-run_env(Base.metadata)
