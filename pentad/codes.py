@@ -37,6 +37,9 @@ def _member(valid: frozenset[str], what: str):  # type: ignore[no-untyped-def]
     return check
 
 
+# The shape of a specialty code; which codes exist is Segmentation's vocabulary (GET /specialties).
+SpecialtyCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,48}$", examples=["orthopaedics"])]
+
 CountryCode = Annotated[str, BeforeValidator(_fold("upper")), Field(examples=["GB"]),
                         AfterValidator(_member(COUNTRIES, "ISO 3166-1 alpha-2 country"))]
 LanguageCode = Annotated[str, BeforeValidator(_fold("lower")), Field(examples=["en"]),

@@ -21,10 +21,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pentad.db import dialect_of
 from pentad.errors import FieldError, Invalid
-from pentad.pagination import decode_cursor, encode_cursor
+from pentad.pagination import PageParams, paginate
 from services.integration import events
-from services.integration.models import Capacity, Stakeholder
-from services.integration.schemas import MAX_CAPACITY_ROWS, CapacityResult, CapacityRow, Rejected
+from services.integration.models import Capacity, Stakeholder, StakeholderSpecialty
+from services.integration.schemas import (
+    MAX_CAPACITY_ROWS,
+    PROVIDER_KINDS,
+    CapacityResult,
+    CapacityRow,
+    Coverage,
+    Rejected,
+    StakeholderStatus,
+)
 
 FIELDS = frozenset({"specialty", "date", "slots_total", "slots_available"})
 _BAD_DATE = "date must be YYYY-MM-DD"
@@ -178,9 +186,8 @@ async def _upsert_portable(session: AsyncSession, stakeholder_id: str, rows: lis
     return len(rows) - updated, updated
 
 
-async def list_(session: AsyncSession, *, stakeholder_id: str, limit: int, cursor: str | None,
-                specialty: str | None, from_: date | None, to: date | None, fresh_since: datetime
-                ) -> tuple[list[CapacityRow], str | None]:
+async def list_(session: AsyncSession, *, stakeholder_id: str, paging: PageParams, specialty: str | None,
+                from_: date | None, to: date | None, fresh_since: datetime) -> tuple[list[CapacityRow], str | None]:
     """Rows by (date, specialty), each marked stale when not confirmed since ``fresh_since``."""
     stmt = sa.select(Capacity).where(Capacity.stakeholder_id == stakeholder_id)
     if specialty:
@@ -189,23 +196,39 @@ async def list_(session: AsyncSession, *, stakeholder_id: str, limit: int, curso
         stmt = stmt.where(Capacity.date >= from_)
     if to:
         stmt = stmt.where(Capacity.date <= to)
-    if cursor:
-        after_date, after_specialty = _decode(cursor)
-        stmt = stmt.where(sa.tuple_(Capacity.date, Capacity.specialty) > sa.tuple_(
-            sa.literal(after_date, sa.Date), sa.literal(after_specialty)))
-    found = (await session.scalars(stmt.order_by(Capacity.date, Capacity.specialty).limit(limit + 1))).all()
-    page = [CapacityRow(specialty=c.specialty, date=c.date, slots_total=c.slots_total,
+    found, cursor = await paginate(session, stmt, (Capacity.date, Capacity.specialty), paging)
+    return [CapacityRow(specialty=c.specialty, date=c.date, slots_total=c.slots_total,
                         slots_available=c.slots_available, confirmed_at=c.confirmed_at,
-                        stale=c.confirmed_at < fresh_since) for c in found[:limit]]
-    next_cursor = encode_cursor(f"{page[-1].date.isoformat()}|{page[-1].specialty}") if len(found) > limit else None
-    return page, next_cursor
+                        stale=c.confirmed_at < fresh_since) for c in found], cursor
 
 
-def _decode(cursor: str) -> tuple[date, str]:
-    raw = decode_cursor(cursor)
-    try:
-        day, specialty = raw.split("|", 1)
-        return date.fromisoformat(day), specialty
-    except ValueError:
-        raise Invalid("The cursor is not one this API gave out.",
-                      errors=[FieldError(field="query.cursor", message="invalid cursor")]) from None
+# -- coverage -----------------------------------------------------------------------------------
+
+def fresh_since(stale_after_days: int, now: datetime | None = None) -> datetime:
+    return (now or datetime.now(UTC)) - timedelta(days=stale_after_days)
+
+
+async def coverage(session: AsyncSession, *, specialties: list[str], stale_after_days: int,
+                   today: date | None = None) -> list[Coverage]:
+    """Per specialty: active providers offering it, and those with fresh slots in the next 7 days."""
+    today = today or datetime.now(UTC).date()
+    active_providers = (sa.select(Stakeholder.id).where(
+        Stakeholder.status == StakeholderStatus.active.value,
+        Stakeholder.kind.in_([k.value for k in PROVIDER_KINDS])))
+    offered = dict((await session.execute(
+        sa.select(StakeholderSpecialty.specialty, sa.func.count())
+        .where(StakeholderSpecialty.specialty.in_(specialties),
+               StakeholderSpecialty.stakeholder_id.in_(active_providers))
+        .group_by(StakeholderSpecialty.specialty))).all())
+    fresh = {row[0]: (row[1], row[2]) for row in (await session.execute(
+        sa.select(Capacity.specialty, sa.func.count(sa.distinct(Capacity.stakeholder_id)),
+                  sa.func.sum(Capacity.slots_available))
+        .where(Capacity.specialty.in_(specialties), Capacity.slots_available > 0,
+               Capacity.date >= today, Capacity.date < today + timedelta(days=7),
+               Capacity.confirmed_at >= fresh_since(stale_after_days),
+               Capacity.stakeholder_id.in_(active_providers),
+               sa.tuple_(Capacity.stakeholder_id, Capacity.specialty).in_(
+                   sa.select(StakeholderSpecialty.stakeholder_id, StakeholderSpecialty.specialty)))
+        .group_by(Capacity.specialty))).all()}
+    return [Coverage(specialty=s, providers=offered.get(s, 0), providers_with_fresh_capacity=fresh.get(s, (0, 0))[0],
+                     weekly_fresh_slots=int(fresh.get(s, (0, 0))[1] or 0)) for s in specialties]

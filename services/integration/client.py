@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from urllib.parse import quote
 
 from pydantic import BaseModel
 
 from pentad.client import ServiceClient, UpstreamError
-
-
-class FxTable(BaseModel):
-    base: str
-    rates: dict[str, Decimal]
-
-
-class Coverage(BaseModel):
-    """How well the destination covers one specialty right now."""
-
-    specialty: str
-    providers: int
-    providers_with_fresh_capacity: int
-    weekly_fresh_slots: int
+from services.integration.schemas import Coverage, FxRatesOut
 
 
 class CoverageList(BaseModel):
@@ -47,8 +33,8 @@ class IntegrationClient(ServiceClient):
                 return None
             raise
 
-    async def fx_rates(self) -> FxTable:
-        return await self.get_model("/fx-rates", FxTable)
+    async def fx_rates(self) -> FxRatesOut:
+        return await self.get_model("/fx-rates", FxRatesOut)
 
     async def coverage(self, specialties: list[str]) -> list[Coverage]:
         params = [("specialty", s) for s in specialties]

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pentad import outbox
-from services.integration.models import FxTable, Package, Stakeholder
+from services.integration.models import FxTableRecord, Package, Stakeholder
 
 
 def _stakeholder(s: Stakeholder) -> dict[str, Any]:
@@ -48,5 +48,5 @@ def package_withdrawn(session: AsyncSession, package: Package) -> None:
     outbox.record(session, type="package.withdrawn", subject=package.id, data=_package(package))
 
 
-def fx_rates_replaced(session: AsyncSession, table: FxTable) -> None:
+def fx_rates_replaced(session: AsyncSession, table: FxTableRecord) -> None:
     outbox.record(session, type="fx_rates.replaced", subject="fx", data={"base": table.base, "rates": table.rates})

@@ -79,7 +79,7 @@ class PackageStakeholder(Base):
     stakeholder_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True, index=True)
 
 
-class FxTable(Versioned, Base):
+class FxTableRecord(Versioned, Base):
     """The DMO's FX table: one row. Rates are decimal strings, so no float ever touches money."""
 
     __tablename__ = "fx_table"

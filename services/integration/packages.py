@@ -19,7 +19,7 @@ from pentad.ids import new_id
 from pentad.money import CENT, MissingRate, Money, Total, convert
 from pentad.pagination import PageParams, paginate
 from services.integration import events
-from services.integration.models import FxTable, Package, PackageStakeholder, Stakeholder
+from services.integration.models import FxTableRecord, Package, PackageStakeholder, Stakeholder
 from services.integration.schemas import (
     COMPONENT_KINDS,
     ComponentKind,
@@ -150,13 +150,13 @@ async def update(session: AsyncSession, *, package: Package, patch: PackagePatch
 
 # -- FX and totals ------------------------------------------------------------------------------
 
-async def fx_table(session: AsyncSession) -> FxTable:
-    table = await session.get(FxTable, 1)
+async def fx_table(session: AsyncSession) -> FxTableRecord:
+    table = await session.get(FxTableRecord, 1)
     assert table is not None, "the FX row is created by the migration"
     return table
 
 
-async def replace_fx(session: AsyncSession, *, fx_in: FxRates) -> FxTable:
+async def replace_fx(session: AsyncSession, *, fx_in: FxRates) -> FxTableRecord:
     """Refused (409) if any package would be left with a currency the table lacks: every
     package must keep a total (a withdrawn one may be published again at any time)."""
     covered = {fx_in.base, *fx_in.rates}
@@ -175,11 +175,11 @@ async def replace_fx(session: AsyncSession, *, fx_in: FxRates) -> FxTable:
     return table
 
 
-def rates_of(table: FxTable) -> dict[str, Decimal]:
+def rates_of(table: FxTableRecord) -> dict[str, Decimal]:
     return {c: Decimal(r) for c, r in table.rates.items()}
 
 
-def present(package: Package, table: FxTable, currency: str | None = None) -> PackageOut:
+def present(package: Package, table: FxTableRecord, currency: str | None = None) -> PackageOut:
     """The package with its total in ``currency`` (or its own) and the rates used."""
     target = currency or package.currency
     rates = rates_of(table)

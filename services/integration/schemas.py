@@ -10,11 +10,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
-from pentad.codes import CountryCode, CurrencyCode, LanguageCode
+from pentad.codes import CountryCode, CurrencyCode, LanguageCode, SpecialtyCode
 from pentad.money import Money, Total
 from pentad.schemas import not_null, unique
-
-SpecialtyCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,48}$", examples=["orthopaedics"])]
 
 
 class Kind(StrEnum):

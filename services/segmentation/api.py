@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from pentad.client import client_of
-from pentad.deps import CurrentCaller, RequireStaff, Session
+from pentad.codes import CountryCode, LanguageCode, SpecialtyCode
+from pentad.deps import CurrentCaller, IfMatch, RequireStaff, Session
 from pentad.etag import check_if_match, set_etag
 from pentad.pagination import Page, Paging
 from services.integration.client import IntegrationClient
 from services.segmentation import service
+from services.segmentation.models import Segment
 from services.segmentation.schemas import (
     Attractiveness,
     Family,
@@ -27,6 +29,20 @@ from services.segmentation.schemas import (
 
 router = APIRouter()
 Integration = Annotated[IntegrationClient, Depends(client_of(IntegrationClient))]
+
+
+async def _segment(segment_id: str, session: Session) -> Segment:
+    return await service.get_or_raise(session, segment_id=segment_id)
+
+
+async def _segment_to_change(segment_id: str, session: Session, if_match: IfMatch = None) -> Segment:
+    segment = await service.get_or_raise(session, segment_id=segment_id, for_update=True)
+    check_if_match(if_match, segment.version)
+    return segment
+
+
+SegmentById = Annotated[Segment, Depends(_segment)]
+SegmentToChange = Annotated[Segment, Depends(_segment_to_change)]
 
 
 @router.get("/specialties", response_model=Page[SpecialtyOut], tags=["specialties"],
@@ -57,34 +73,29 @@ async def create_segment(segment_in: SegmentIn, session: Session, _: RequireStaf
             summary="Segments, filtered the way facilitators ask")
 async def list_segments(
     session: Session, _: CurrentCaller, paging: Paging,
-    market: Annotated[str | None, Query(description="ISO 3166-1 alpha-2 source market", examples=["GB"])] = None,
-    specialty: Annotated[str | None, Query(examples=["orthopaedics"])] = None,
+    market: Annotated[CountryCode | None, Query(description="ISO 3166-1 alpha-2 source market")] = None,
+    specialty: SpecialtyCode | None = None,
     family: Family | None = None,
     payer_type: PayerType | None = None,
-    language: Annotated[str | None, Query(description="ISO 639-1", examples=["de"])] = None,
+    language: Annotated[LanguageCode | None, Query(description="ISO 639-1")] = None,
     status: SegmentStatus = SegmentStatus.active,
 ) -> Page[SegmentOut]:
     rows, cursor = await service.list_(
-        session, paging=paging, family=family, status=status, specialty=specialty,
-        market=market.upper() if market else None, payer_type=payer_type,
-        language=language.lower() if language else None)
+        session, paging=paging, family=family, status=status, specialty=specialty, market=market,
+        payer_type=payer_type, language=language)
     return Page[SegmentOut](items=[SegmentOut.model_validate(r) for r in rows], next_cursor=cursor)
 
 
 @router.get("/segments/{segment_id}", response_model=SegmentOut, tags=["segments"], summary="One segment")
-async def get_segment(segment_id: str, session: Session, _: CurrentCaller, response: Response) -> SegmentOut:
-    segment = await service.get_or_raise(session, segment_id=segment_id)
+async def get_segment(segment: SegmentById, _: CurrentCaller, response: Response) -> SegmentOut:
     set_etag(response, segment.version)
     return SegmentOut.model_validate(segment)
 
 
 @router.patch("/segments/{segment_id}", response_model=SegmentOut, tags=["segments"],
               summary="Change a segment (If-Match honoured); status=retired retires it")
-async def update_segment(segment_id: str, patch: SegmentPatch, session: Session, _: RequireStaff,
-                         response: Response,
-                         if_match: Annotated[str | None, Header()] = None) -> SegmentOut:
-    segment = await service.get_or_raise(session, segment_id=segment_id, for_update=True)
-    check_if_match(if_match, segment.version)
+async def update_segment(_: RequireStaff, segment: SegmentToChange, patch: SegmentPatch, session: Session,
+                         response: Response) -> SegmentOut:
     segment = await service.update(session, segment=segment, patch=patch)
     set_etag(response, segment.version)
     return SegmentOut.model_validate(segment)
@@ -93,8 +104,7 @@ async def update_segment(segment_id: str, patch: SegmentPatch, session: Session,
 @router.get("/segments/{segment_id}/attractiveness", response_model=Attractiveness, tags=["segments"],
             summary="How attractive the segment is, with every component of the score",
             description=service.METHOD)
-async def get_attractiveness(segment_id: str, session: Session, _: CurrentCaller,
-                             integration: Integration) -> Attractiveness:
-    segment = SegmentOut.model_validate(await service.get_or_raise(session, segment_id=segment_id))
+async def get_attractiveness(found: SegmentById, _: CurrentCaller, integration: Integration) -> Attractiveness:
+    segment = SegmentOut.model_validate(found)
     fx, coverage = await asyncio.gather(integration.fx_rates(), integration.coverage(segment.specialties))
     return service.attractiveness(segment, fx=fx, coverage=coverage)

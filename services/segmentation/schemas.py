@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
-from pentad.codes import CountryCode, LanguageCode
+from pentad.codes import CountryCode, LanguageCode, SpecialtyCode
 from pentad.money import Money
 from pentad.schemas import not_null, unique
 
@@ -41,9 +41,6 @@ class Motivation(StrEnum):
 class SegmentStatus(StrEnum):
     active = "active"
     retired = "retired"
-
-
-SpecialtyCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,48}$", examples=["orthopaedics"])]
 
 
 class SpecialtyIn(BaseModel):

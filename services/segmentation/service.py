@@ -16,7 +16,7 @@ from pentad.errors import Conflict, unknown_codes
 from pentad.ids import new_id
 from pentad.money import MissingRate, convert
 from pentad.pagination import PageParams, paginate
-from services.integration.client import Coverage, FxTable
+from services.integration.schemas import Coverage, FxRates
 from services.segmentation import events
 from services.segmentation.models import Segment, SegmentTag, Specialty
 from services.segmentation.schemas import (
@@ -132,7 +132,7 @@ def _component(name: str, raw: str | None, normalised: float | None, explanation
                      contribution=round((value or 0.0) * weight, 4), explanation=explanation)
 
 
-def attractiveness(segment: SegmentOut, *, fx: FxTable, coverage: Sequence[Coverage]) -> Attractiveness:
+def attractiveness(segment: SegmentOut, *, fx: FxRates, coverage: Sequence[Coverage]) -> Attractiveness:
     demand = segment.demand
     components = [
         _size(demand.annual_patients if demand else None),
@@ -153,7 +153,7 @@ def _size(patients: int | None) -> Component:
                       "patients a year; 100,000 or more scores 1")
 
 
-def _value(avg_spend: Any, fx: FxTable) -> Component:
+def _value(avg_spend: Any, fx: FxRates) -> Component:
     if avg_spend is None:
         return _component("value", None, None, "no average spend in the demand estimate")
     try:

@@ -1,9 +1,8 @@
-"""Integration logic: the stakeholder register, who may see and change what, coverage."""
+"""The stakeholder register: who is in it, who may see and change what."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,11 +13,9 @@ from pentad.identity import Caller, Role
 from pentad.ids import new_id
 from pentad.pagination import PageParams, paginate
 from services.integration import events, packages
-from services.integration.models import Capacity, Stakeholder, StakeholderSpecialty
+from services.integration.models import Stakeholder, StakeholderSpecialty
 from services.integration.schemas import (
     PROVIDER_EDITABLE,
-    PROVIDER_KINDS,
-    Coverage,
     StakeholderIn,
     StakeholderPatch,
     StakeholderStatus,
@@ -102,35 +99,3 @@ async def update(session: AsyncSession, *, caller: Caller, stakeholder: Stakehol
     if delivery_changed:
         await packages.follow_stakeholder(session, stakeholder=stakeholder)
     return stakeholder
-
-
-# -- coverage -----------------------------------------------------------------------------------
-
-def fresh_since(stale_after_days: int, now: datetime | None = None) -> datetime:
-    return (now or datetime.now(UTC)) - timedelta(days=stale_after_days)
-
-
-async def coverage(session: AsyncSession, *, specialties: list[str], stale_after_days: int,
-                   today: date | None = None) -> list[Coverage]:
-    """Per specialty: active providers offering it, and those with fresh slots in the next 7 days."""
-    today = today or datetime.now(UTC).date()
-    active_providers = (sa.select(Stakeholder.id).where(
-        Stakeholder.status == StakeholderStatus.active.value,
-        Stakeholder.kind.in_([k.value for k in PROVIDER_KINDS])))
-    offered = dict((await session.execute(
-        sa.select(StakeholderSpecialty.specialty, sa.func.count())
-        .where(StakeholderSpecialty.specialty.in_(specialties),
-               StakeholderSpecialty.stakeholder_id.in_(active_providers))
-        .group_by(StakeholderSpecialty.specialty))).all())
-    fresh = {row[0]: (row[1], row[2]) for row in (await session.execute(
-        sa.select(Capacity.specialty, sa.func.count(sa.distinct(Capacity.stakeholder_id)),
-                  sa.func.sum(Capacity.slots_available))
-        .where(Capacity.specialty.in_(specialties), Capacity.slots_available > 0,
-               Capacity.date >= today, Capacity.date < today + timedelta(days=7),
-               Capacity.confirmed_at >= fresh_since(stale_after_days),
-               Capacity.stakeholder_id.in_(active_providers),
-               sa.tuple_(Capacity.stakeholder_id, Capacity.specialty).in_(
-                   sa.select(StakeholderSpecialty.stakeholder_id, StakeholderSpecialty.specialty)))
-        .group_by(Capacity.specialty))).all()}
-    return [Coverage(specialty=s, providers=offered.get(s, 0), providers_with_fresh_capacity=fresh.get(s, (0, 0))[0],
-                     weekly_fresh_slots=int(fresh.get(s, (0, 0))[1] or 0)) for s in specialties]

@@ -1,0 +1,111 @@
+"""Fast unit tests of Integration's pure functions: row checks, deliverability, totals."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+
+from pentad.errors import Invalid
+from services.integration import capacity, packages
+from services.integration.capacity import Row, check_rows, parse_batch
+
+TODAY = date(2026, 6, 1)
+VOCABULARY = frozenset({"orthopaedics", "cardiology", "oncology"})
+OFFERED = frozenset({"orthopaedics", "cardiology"})
+
+
+def _row(specialty: object = "orthopaedics", day: object = "2026-06-02", total: object = 5, available: object = 3
+         ) -> dict[str, object]:
+    return {"specialty": specialty, "date": day, "slots_total": total, "slots_available": available}
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    ("not an object", "a row must be an object"),
+    ({"specialty": "orthopaedics"}, "missing date, slots_available, slots_total"),
+    ({**_row(), "extra": 1}, "unexpected extra"),
+    (_row(specialty="no_such"), "unknown specialty 'no_such'"),
+    (_row(specialty="oncology"), "the stakeholder does not offer 'oncology' (add it to its specialties first)"),
+    (_row(day=20260602), "date must be YYYY-MM-DD"),
+    (_row(day="2026-W23-1"), "date must be YYYY-MM-DD"),
+    (_row(day="2026-02-30"), "date must be YYYY-MM-DD"),
+    (_row(day="2026-05-30"), "date out of range (2026-05-31 to 2028-05-31)"),
+    (_row(total=1.5), "slots_total and slots_available must be whole numbers"),
+    (_row(total=True), "slots_total and slots_available must be whole numbers"),
+    (_row(total=-1), "slots cannot be negative"),
+    (_row(total=1_000_001, available=0), "slots_total above 1,000,000 a day"),
+    (_row(total=2, available=3), "slots_available exceeds slots_total"),
+])
+def test_each_bad_row_has_its_reason(raw: object, reason: str) -> None:
+    good, rejected = check_rows([raw], vocabulary=VOCABULARY, offered=OFFERED, today=TODAY)
+    assert good == []
+    assert [(r.index, r.reason) for r in rejected] == [(0, reason)]
+
+
+def test_good_rows_pass_and_duplicates_name_the_first() -> None:
+    rows = [_row(), _row(specialty="cardiology"), _row(total=9, available=9), _row(day="2026-05-31")]
+    good, rejected = check_rows(rows, vocabulary=VOCABULARY, offered=OFFERED, today=TODAY)
+    assert good == [Row("orthopaedics", date(2026, 6, 2), 5, 3), Row("cardiology", date(2026, 6, 2), 5, 3),
+                    Row("orthopaedics", date(2026, 5, 31), 5, 3)]
+    assert [(r.index, r.reason) for r in rejected] == [(2, "duplicate of row 0 (same specialty and date)")]
+
+
+def test_without_the_vocabulary_rows_are_still_checked_against_what_is_offered() -> None:
+    good, rejected = check_rows([_row(specialty="oncology"), _row()], vocabulary=None, offered=OFFERED, today=TODAY)
+    assert len(good) == 1 and rejected[0].index == 0 and "does not offer" in rejected[0].reason
+
+
+@pytest.mark.parametrize("body", [b"{", b"[]", b'{"rows": {}}', b'{"rows": [], "more": 1}'])
+def test_a_batch_must_be_an_object_with_rows(body: bytes) -> None:
+    with pytest.raises(Invalid):
+        parse_batch(body)
+
+
+def test_a_batch_of_more_than_ten_thousand_rows_is_refused() -> None:
+    with pytest.raises(Invalid):
+        parse_batch(b'{"rows": [' + b",".join([b"{}"] * 10_001) + b"]}")
+
+
+def test_fresh_since_is_the_window_before_now() -> None:
+    now = datetime(2026, 6, 15, 12, tzinfo=UTC)
+    assert capacity.fresh_since(14, now) == datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+
+def _party(name: str, kind: str, status: str = "active", specialties: tuple[str, ...] = ()) -> SimpleNamespace:
+    return SimpleNamespace(name=name, kind=kind, status=status, specialties=list(specialties))
+
+
+def _package(*components: tuple[str, str]) -> SimpleNamespace:
+    return SimpleNamespace(specialty="orthopaedics",
+                           components=[{"kind": kind, "stakeholder_id": sid} for kind, sid in components])
+
+
+def test_a_package_is_deliverable_when_every_party_can_deliver_its_part() -> None:
+    parties = {"h": _party("Hospital", "hospital", specialties=("orthopaedics",)), "o": _party("Hotel", "hotel")}
+    assert packages._undeliverable(_package(("treatment", "h"), ("stay", "o")), parties) is None
+
+
+def test_undeliverable_names_inactive_parties_and_those_that_cannot_deliver() -> None:
+    parties = {"h": _party("Hospital", "hospital", specialties=("cardiology",)),
+               "o": _party("Hotel", "hotel", status="inactive"), "t": _party("Taxi", "transfer")}
+    reason = packages._undeliverable(_package(("treatment", "h"), ("stay", "o"), ("aftercare", "t")), parties)
+    assert reason == ("inactive stakeholders: Hotel; "
+                      "no longer able to deliver: Hospital (treatment), Taxi (aftercare)")
+
+
+def test_package_totals_convert_through_the_base_and_round_once() -> None:
+    package = SimpleNamespace(id="pkg_1", name="p", specialty="orthopaedics", status="published", status_reason=None,
+                              created_at=datetime.now(UTC), updated_at=datetime.now(UTC), currency="EUR", components=[
+                                  {"kind": "treatment", "stakeholder_id": "h", "description": "d",
+                                   "price": {"amount": "100.00", "currency": "EUR"}},
+                                  {"kind": "stay", "stakeholder_id": "o", "description": "d",
+                                   "price": {"amount": "10.00", "currency": "GBP"}}])
+    table = SimpleNamespace(base="EUR", rates={"GBP": "0.8", "USD": "1.1"})
+    out = packages.present(package, table, "USD")  # type: ignore[arg-type]
+    # 100 EUR -> 110 USD; 10 GBP -> 12.5 EUR -> 13.75 USD
+    assert out.total.amount == Decimal("123.75") and out.total.currency == "USD"
+    assert out.fx_rates == {"GBP": Decimal("0.8"), "USD": Decimal("1.1")}
+    with pytest.raises(Invalid):
+        packages.present(package, table, "JPY")  # type: ignore[arg-type]
