@@ -20,7 +20,7 @@ from gateway.upstream import UpstreamPool
 from pentad.components import SERVICE_NAMES
 from pentad.db import Database
 from pentad.errors import PROBLEM_RESPONSES, install_error_handlers
-from pentad.http import ASGIApp, RequestContext
+from pentad.http import ASGIApp, HeadAsGet, RequestContext
 from pentad.service_app import health_router, resources
 from pentad.settings import Settings
 from pentad.uow import UnitOfWork
@@ -62,7 +62,9 @@ def create_admin_app(settings: Settings) -> FastAPI:
                               secret=settings.secret.encode(), keys=KeyCache(ttl=settings.key_cache_seconds),
                               limiter=RateLimiter(per_second=settings.rate_limit_per_second,
                                                   burst=settings.rate_limit_burst),
-                              max_body=settings.max_body_bytes)
+                              failures=RateLimiter(per_second=settings.auth_failures_per_minute / 60,
+                                                   burst=settings.auth_failures_burst),
+                              max_body=settings.max_body_bytes, max_own_body=settings.gateway_max_body_bytes)
             try:
                 await _bootstrap(base["db"], settings)
                 yield GatewayProcessState(**base, gw=gw)
@@ -71,7 +73,7 @@ def create_admin_app(settings: Settings) -> FastAPI:
                     pool.close()
 
     app = FastAPI(title="Pentad", version="0.1.0", lifespan=lifespan, openapi_url=None,
-                  docs_url=None, redoc_url=None, responses=PROBLEM_RESPONSES,
+                  docs_url=None, redoc_url=None, responses=PROBLEM_RESPONSES, redirect_slashes=False,
                   description="Operations platform for health-tourism Destination Management "
                               "Organisations: the five pillars of the Health Tourism Pentad "
                               "and their coordination, behind one gateway.")
@@ -81,6 +83,7 @@ def create_admin_app(settings: Settings) -> FastAPI:
     # Swagger UI 5 (OpenAPI 3.1) as shipped inside the fastapi-offline package.
     app.mount(api.DOCS_STATIC, StaticFiles(directory=str(package_files.files("fastapi_offline") / "static")),
               name="docs-static")
+    app.add_middleware(HeadAsGet)
     app.add_middleware(UnitOfWork, source="gateway", keep_for_replay=_without_secret)
     return app
 

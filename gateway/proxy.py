@@ -10,7 +10,7 @@ and sends back the answer bytes (see bench/gateway.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -20,7 +20,8 @@ from gateway.keys import hash_key, resolve
 from gateway.limits import KeyCache, RateLimiter
 from gateway.upstream import CannotConnect, ExchangeError, NoAnswerInTime, UpstreamPool
 from pentad.db import Database, write_intent
-from pentad.http import PROBES, URL_NUL, ASGIApp, Receive, Scope, Send, read_body, send_problem
+from pentad.errors import RETRY_LATER_SECONDS
+from pentad.http import PROBES, URL_NUL, ASGIApp, Receive, Scope, Send, read_body, replaying, send_problem
 from pentad.identity import Caller, sign, strip_identity
 from pentad.state import State, state_of
 
@@ -44,24 +45,36 @@ class GatewayState:
     pools: dict[str, UpstreamPool]  # the proxy path, one per service
     secret: bytes
     keys: KeyCache
-    limiter: RateLimiter
-    max_body: int
+    limiter: RateLimiter  # per API key
+    failures: RateLimiter  # unknown keys, per client address
+    max_body: int  # for the services
+    max_own_body: int  # for the gateway's own routes and unknown paths
     openapi_cache: tuple[float, dict[str, Any]] | None = None
+    # Each service's own address, and the path the caller knows it by.
+    origins: dict[bytes, bytes] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.origins = {url.encode(): f"/{name}".encode() for name, url in self.upstreams.items()}
 
     async def authenticate(self, scope: Scope) -> Caller | None:
-        presented = None
-        for k, v in scope["headers"]:
-            if k == b"authorization":
-                scheme, _, token = v.decode("latin-1").partition(" ")
-                if scheme.lower() == "bearer" and token.strip():
-                    presented = token.strip()
-                break
+        """The caller the presented key stands for, None without a valid key; ``Throttled``
+        when this client address keeps presenting unknown keys (each may cost a query)."""
+        presented = _bearer(scope)
         if presented is None:
             return None
         key_hash = hash_key(presented)
+        address = client[0] if (client := scope.get("client")) else ""
         known, caller = self.keys.get(key_hash)
-        if known:
-            return caller
+        if not known:
+            wait = self.failures.wait(address)
+            if wait and not self.keys.seen_valid(key_hash):
+                raise Throttled(wait)  # no lookup; a key that was valid here is still looked up
+            caller = await self._resolve(key_hash)
+        if caller is None and (wait := self.failures.take(address)):
+            raise Throttled(wait)
+        return caller
+
+    async def _resolve(self, key_hash: str) -> Caller | None:
         token = write_intent.set(False)
         try:
             async with self.db.sessionmaker() as session:
@@ -70,6 +83,47 @@ class GatewayState:
             write_intent.reset(token)
         self.keys.put(key_hash, caller)
         return caller
+
+
+class Throttled(Exception):
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"retry after {wait:.1f} s")
+        self.wait = wait
+
+
+def _bearer(scope: Scope) -> str | None:
+    for k, v in scope["headers"]:
+        if k == b"authorization":
+            scheme, _, token = v.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return None
+
+
+def _declared_length(scope: Scope) -> int:
+    for k, v in scope["headers"]:
+        if k == b"content-length":
+            try:
+                return int(v)
+            except ValueError:
+                return 0  # the server refuses a malformed Content-Length before we see it
+    return 0
+
+
+def _retry_after(wait: float) -> list[tuple[bytes, bytes]]:
+    return [(b"retry-after", str(max(1, round(wait + 0.5))).encode())]
+
+
+def public_location(value: bytes, prefix: bytes, origins: dict[bytes, bytes]) -> bytes:
+    """A service's ``Location`` as the caller must see it: under the service's prefix, and
+    never naming a service's own address."""
+    if value.startswith(b"/"):
+        return prefix + value
+    for origin, public in origins.items():
+        if value.startswith(origin):
+            rest = value[len(origin):]
+            if not rest or rest[:1] in (b"/", b"?"):
+                return public + (rest if rest.startswith(b"/") else b"/" + rest)
+    return value
 
 
 class GatewayProcessState(State):
@@ -81,8 +135,21 @@ def gateway_state(scope: Any) -> GatewayState:
     return gw
 
 
+async def _too_large(send: Send, limit: int, request_id: str) -> None:
+    # Answered without reading the body (or the rest of it), so the connection is closed
+    # after: the unread bytes are not a next request.
+    await send_problem(send, 413, "payload-too-large", "Payload too large",
+                       f"Request bodies here are limited to {limit} bytes.", request_id=request_id,
+                       extra_headers=[(b"connection", b"close")])
+
+
 class Gateway:
-    """Dispatches: service prefixes to the proxy, everything else to ``admin_app``."""
+    """Dispatches: service prefixes to the proxy, everything else to ``admin_app``.
+
+    Body sizes are checked here, first: a declared ``Content-Length`` past the path's limit
+    is a 413 before the key is even looked at and before a byte of the body is read; a
+    body of unknown length is cut off as soon as it passes the limit.
+    """
 
     def __init__(self, admin_app: ASGIApp) -> None:
         self.admin_app = admin_app
@@ -91,53 +158,76 @@ class Gateway:
         if scope["type"] != "http":
             await self.admin_app(scope, receive, send)
             return
-        state = state_of(scope)
         gw = gateway_state(scope)
-        path: str = scope["path"]
-        request_id = state["request_id"]
         # The prefix is read off the raw path, the one that is cut and forwarded: an encoded
         # prefix or slash (/%69ntegration, /integration%2F...) is simply not a service path.
-        raw: bytes = scope.get("raw_path") or path.encode()
+        raw: bytes = scope.get("raw_path") or scope["path"].encode()
         slash = raw.find(b"/", 1)
         prefix = (raw[1:slash] if slash > 0 else raw[1:]).decode("latin-1")
-        base = gw.pools.get(prefix)
-        rest = raw[slash:].decode("latin-1") if slash > 0 else "/"
-        if base is not None and (URL_NUL in raw or URL_NUL in scope.get("query_string", b"")):
+        pool = gw.pools.get(prefix)
+        limit = gw.max_own_body if pool is None else gw.max_body
+        if _declared_length(scope) > limit:
+            await _too_large(send, limit, state_of(scope)["request_id"])
+        elif pool is None:
+            await self._own(scope, receive, send, gw)
+        else:
+            await self._service(scope, receive, send, gw, pool, prefix, raw[slash:] if slash > 0 else b"/")
+
+    async def _own(self, scope: Scope, receive: Receive, send: Send, gw: GatewayState) -> None:
+        """The gateway's own routes (and unknown paths): bodies are small, read here whole."""
+        path: str = scope["path"]
+        if not (path in GATEWAY_OPEN_PATHS or path.startswith("/docs/static/")):
+            if await self._admit(scope, send, gw) is None:
+                return
+        body = await read_body(receive, gw.max_own_body)
+        if body is None:
+            await _too_large(send, gw.max_own_body, state_of(scope)["request_id"])
+            return
+        await self.admin_app(scope, replaying(body, receive), send)
+
+    async def _service(self, scope: Scope, receive: Receive, send: Send, gw: GatewayState, pool: UpstreamPool,
+                       prefix: str, rest: bytes) -> None:
+        raw: bytes = scope.get("raw_path") or scope["path"].encode()
+        if URL_NUL in raw or URL_NUL in scope.get("query_string", b""):
             await send_problem(send, 422, "validation-error", "Validation error",
-                               "NUL characters are not allowed in paths or queries.", request_id=request_id)
+                               "NUL characters are not allowed in paths or queries.",
+                               request_id=state_of(scope)["request_id"])
             return
-        if base is not None and rest in PROBES:
-            await self._proxy(scope, receive, send, gw, base, len(prefix) + 1, None)
+        caller = None
+        if rest.decode("latin-1") not in PROBES and (caller := await self._admit(scope, send, gw)) is None:
             return
-        if base is None and (path in GATEWAY_OPEN_PATHS or path.startswith("/docs/static/")):
-            await self.admin_app(scope, receive, send)
-            return
-        caller = await gw.authenticate(scope)
+        await self._proxy(scope, receive, send, gw, pool, len(prefix) + 1, caller)
+
+    @staticmethod
+    async def _admit(scope: Scope, send: Send, gw: GatewayState) -> Caller | None:
+        """The authenticated caller within its rate, or None once refused (401 or 429)."""
+        state = state_of(scope)
+        try:
+            caller = await gw.authenticate(scope)
+        except Throttled as exc:
+            await send_problem(send, 429, "rate-limited", "Too many requests",
+                               "Too many requests with unknown keys from this address; retry after the given "
+                               "seconds.", request_id=state["request_id"], extra_headers=_retry_after(exc.wait))
+            return None
         if caller is None:
             await send_problem(send, 401, "unauthenticated", "Unauthenticated",
                                "Send a valid API key as 'Authorization: Bearer <key>'.",
-                               request_id=request_id, extra_headers=[(b"www-authenticate", b"Bearer")])
-            return
-        wait = gw.limiter.take(caller.key_id)
-        if wait:
+                               request_id=state["request_id"], extra_headers=[(b"www-authenticate", b"Bearer")])
+            return None
+        if wait := gw.limiter.take(caller.key_id):
             await send_problem(send, 429, "rate-limited", "Too many requests",
                                "This key is over its request rate; retry after the given seconds.",
-                               request_id=request_id,
-                               extra_headers=[(b"retry-after", str(max(1, round(wait + 0.5))).encode())])
-            return
+                               request_id=state["request_id"], extra_headers=_retry_after(wait))
+            return None
         state["caller"] = caller
-        if base is None:
-            await self.admin_app(scope, receive, send)
-        else:
-            await self._proxy(scope, receive, send, gw, base, len(prefix) + 1, caller)
+        return caller
 
     async def _proxy(self, scope: Scope, receive: Receive, send: Send, gw: GatewayState, pool: UpstreamPool,
                      cut: int, caller: Caller | None) -> None:
         request_id = state_of(scope)["request_id"]
         body = await read_body(receive, gw.max_body)
         if body is None:
-            await send_problem(send, 413, "payload-too-large", "Payload too large",
-                               f"Request bodies are limited to {gw.max_body} bytes.", request_id=request_id)
+            await _too_large(send, gw.max_body, request_id)
             return
         full_path: bytes = scope.get("raw_path") or scope["path"].encode()
         query: bytes = scope.get("query_string") or b""
@@ -168,11 +258,12 @@ class Gateway:
         except ExchangeError:
             await self._upstream_failed(send, 502, "bad-gateway", "Bad gateway", request_id)
             return
-        out = [(k, v) for k, v in answer.headers if k not in _HOP_BY_HOP_RESPONSE]
-        if any(k == b"location" and v.startswith(b"/") for k, v in out):
-            # The service names its own path; the caller knows it under the prefix.
-            out = [(k, full_path[:cut] + v if k == b"location" and v.startswith(b"/") else v) for k, v in out]
-        out.append((b"content-length", str(len(answer.body)).encode()))
+        out = [(k, public_location(v, full_path[:cut], gw.origins) if k == b"location" else v)
+               for k, v in answer.headers if k not in _HOP_BY_HOP_RESPONSE]
+        if scope["method"] == "HEAD":  # no body came: the length is the one the GET would have
+            out += [(k, v) for k, v in answer.headers if k == b"content-length"]
+        else:
+            out.append((b"content-length", str(len(answer.body)).encode()))
         await send({"type": "http.response.start", "status": answer.status, "headers": out})
         await send({"type": "http.response.body", "body": answer.body})
 
@@ -181,4 +272,4 @@ class Gateway:
         log.warning("upstream.failed", status=status)
         await send_problem(send, status, slug, title,
                            "The service behind this path did not answer properly; retry later.",
-                           request_id=request_id)
+                           request_id=request_id, extra_headers=_retry_after(RETRY_LATER_SECONDS))

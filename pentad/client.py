@@ -15,7 +15,7 @@ import httpx
 from fastapi import Request
 from pydantic import BaseModel
 
-from pentad.errors import PentadError
+from pentad.errors import RETRY_LATER_SECONDS, PentadError
 from pentad.http import current_request_id, current_traceparent, new_request_id
 from pentad.identity import Caller, Role, sign
 from pentad.settings import Settings
@@ -37,6 +37,10 @@ class UpstreamError(PentadError):
 
 class UpstreamUnavailable(UpstreamError):
     status, slug, title = 503, "upstream-unavailable", "A service behind this one is unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(RETRY_LATER_SECONDS)}
 
 
 class ServiceClient:

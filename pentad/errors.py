@@ -7,14 +7,16 @@ errors as ``application/problem+json``. Unknown exceptions stay 500s without a t
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import re
+from collections.abc import Callable, Collection
+from http import HTTPStatus
 from typing import Any, ClassVar
 
 import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -24,13 +26,76 @@ PROBLEM_JSON = "application/problem+json"
 NUL_DETAIL = "Text with a NUL character (\\u0000) cannot be stored."
 PROBLEM_BASE = "https://pentad.example/problems/"
 
+# Sent with every "try again later" answer (a 503 here, the gateway's 502/503/504), so a
+# client without its own back-off does not spend its rate limit retrying at once.
+RETRY_LATER_SECONDS = 5
+
 log = structlog.get_logger("pentad.errors")
+
+# orjson, which renders every problem, refuses lone surrogates (JSON can escape them, as
+# "\ud800") and integers outside [-2**63, 2**64); so the echo of a bad value is made safe.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_INT_RANGE = range(-(2**63), 2**64)
+MAX_ECHO = 200  # characters of an echoed value or field name; a larger value is left out
+_ECHO_NODES = 50  # items in an echoed list or object, nested ones included
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def safe_text(text: str, limit: int | None = None) -> str:
+    """``text`` with lone surrogates replaced by U+FFFD, cut to ``limit`` characters."""
+    if limit is not None and len(text) > limit:
+        text = text[:limit] + "…"
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def echo(value: Any) -> Any:
+    """``value`` as a problem can show it back: big integers as strings, lone surrogates
+    replaced; None (left out) when it is too deep or too large to be worth echoing."""
+    budget = [_ECHO_NODES]
+    try:
+        safe = _echo(value, budget)
+    except _TooLarge:
+        return None
+    return safe if not isinstance(safe, (dict, list)) or len(orjson.dumps(safe)) <= MAX_ECHO else None
+
+
+def _echo(value: Any, budget: list[int]) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooLarge  # bounds the walk too: nesting is at most _ECHO_NODES deep
+    if value is None or isinstance(value, (bool, float)):
+        return value
+    if isinstance(value, int):
+        return value if value in _INT_RANGE else str(value)
+    if isinstance(value, dict):
+        return {safe_text(str(k), MAX_ECHO): _echo(v, budget) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_echo(v, budget) for v in value]
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_ECHO:
+        raise _TooLarge
+    return safe_text(text)
 
 
 class FieldError(BaseModel):
+    """One bad input; ``value`` echoes it back when it can be shown (see ``echo``)."""
+
     field: str
     message: str
     value: Any | None = None
+
+    @field_validator("field", "message", mode="before")
+    @classmethod
+    def _printable(cls, text: Any) -> str:
+        return safe_text(str(text), MAX_ECHO * 5)
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _echoable(cls, value: Any) -> Any:
+        return echo(value)
 
 
 class Problem(BaseModel):
@@ -103,7 +168,7 @@ def problem_body(status: int, slug: str, title: str, detail: str | None = None, 
                  instance: str | None = None) -> bytes:
     body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status}
     if detail:
-        body["detail"] = detail
+        body["detail"] = safe_text(detail)  # details may quote input
     if instance:
         body["instance"] = instance
     if request_id:
@@ -123,6 +188,7 @@ def problem_response(status: int, slug: str, title: str, detail: str | None = No
 
 
 def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
+    # Keys in ``loc`` come from the caller's JSON: FieldError makes them printable.
     parts = [str(p) for p in loc]
     if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
         where, rest = parts[0], parts[1:]
@@ -133,12 +199,25 @@ def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
 def validation_errors(exc: RequestValidationError) -> list[FieldError]:
     out = []
     for err in exc.errors():
+        if err.get("type") == "json_invalid":  # FastAPI's loc is ("body", <offset>)
+            why = err.get("ctx", {}).get("error")
+            out.append(FieldError(field="body", message=f"The body is not valid JSON: {why} "
+                                                        f"(at character {err['loc'][-1]})."))
+            continue
         value = err.get("input")
-        if isinstance(value, (dict, list)) and len(orjson.dumps(value, default=str)) > 200:
-            value = None  # don't echo whole payloads back
+        # Scalars only: objects and lists (often the whole body) are not echoed back.
         out.append(FieldError(field=_loc_to_field(err.get("loc", ())), message=err.get("msg", ""),
                               value=value if isinstance(value, (str, int, float, bool)) else None))
     return out
+
+
+def _unparsable_body(exc: BaseException | None) -> str:
+    """Why FastAPI could not read a JSON body (its error is a bare 400 caused by ``exc``)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "The body is not valid UTF-8."
+    if isinstance(exc, RecursionError):
+        return "The body is nested too deeply to be parsed."
+    return "The body could not be parsed."
 
 
 async def _on_pentad_error(request: Request, exc: Exception) -> Response:
@@ -159,8 +238,11 @@ _HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-la
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    from http import HTTPStatus
-
+    if exc.status_code == 400:
+        # The framework's only 400 is a body it could not parse: the same 422 as invalid JSON.
+        return problem_response(422, Invalid.slug, Invalid.title, "The request body cannot be read.",
+                                request=request, errors=[FieldError(field="body", message=_unparsable_body(
+                                    exc.__cause__))])
     title = HTTPStatus(exc.status_code).phrase
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
     return problem_response(exc.status_code, _HTTP_SLUGS.get(exc.status_code, "http-error"), title,
@@ -191,6 +273,8 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Problem+json for every error of ``app``, and its OpenAPI document saying so."""
+    app.openapi = _problems_as_problem_json(app, app.openapi)  # type: ignore[method-assign]
     app.add_exception_handler(PentadError, _on_pentad_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
@@ -204,7 +288,23 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": text}
     for code, text in {
         401: "Missing or invalid credentials", 403: "Not allowed for this caller",
-        404: "Not found", 409: "Conflict", 412: "Stale If-Match",
-        422: "Invalid input", 429: "Rate limited",
+        404: "Not found", 409: "Conflict", 412: "Stale If-Match", 413: "Body too large",
+        422: "Invalid input (including a body that is not JSON or not UTF-8)", 429: "Rate limited",
     }.items()
 }
+
+
+def _problems_as_problem_json(app: FastAPI, build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """FastAPI files a response ``model`` under application/json; problems are problem+json."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            for item in build().get("paths", {}).values():
+                for operation in item.values():
+                    for response in operation.get("responses", {}).values():
+                        content = response.get("content", {})
+                        if PROBLEM_JSON in content and "application/json" in content:
+                            content[PROBLEM_JSON] = content.pop("application/json")
+        return app.openapi_schema or build()
+
+    return openapi

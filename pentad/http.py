@@ -169,6 +169,29 @@ class RequestContext:
             structlog.contextvars.unbind_contextvars("request_id", "traceparent")
 
 
+class HeadAsGet:
+    """HEAD answered as the route's GET without the body (RFC 9110 9.3.2): FastAPI routes
+    declare GET alone, and its router answers HEAD with a 405. The headers, Content-Length
+    included, are the GET's."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body"):
+                    return
+                message = {"type": "http.response.body", "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 # Probes answer anyone, through the gateway too; a service's OpenAPI document is read by the
 # gateway (which merges them) without a caller.
 PROBES = frozenset({"/health/live", "/health/ready"})

@@ -21,8 +21,8 @@ from starlette.responses import Response
 from pentad import outbox
 from pentad.db import Database
 from pentad.deps import CurrentCaller, RequireStaff, Session
-from pentad.errors import PROBLEM_JSON, PROBLEM_RESPONSES, install_error_handlers, problem_body
-from pentad.http import ASGIApp, RequestContext, VerifyIdentity
+from pentad.errors import PROBLEM_JSON, PROBLEM_RESPONSES, RETRY_LATER_SECONDS, install_error_handlers, problem_body
+from pentad.http import ASGIApp, HeadAsGet, RequestContext, VerifyIdentity
 from pentad.idempotency import sweep_replays
 from pentad.identity import Role
 from pentad.settings import Settings
@@ -63,7 +63,7 @@ def health_router(component: str) -> APIRouter:
             await state_of(request)["db"].ping()
         except Exception as exc:  # any failure to reach the database means "not ready"
             return Response(problem_body(503, "not-ready", "Not ready", type(exc).__name__), status_code=503,
-                            media_type=PROBLEM_JSON)
+                            media_type=PROBLEM_JSON, headers={"Retry-After": str(RETRY_LATER_SECONDS)})
         return Liveness(status="ok", service=component)
 
     return router
@@ -111,16 +111,20 @@ def build_service_app(settings: Settings, *, title: str, description: str,
         async with resources(settings) as base:
             yield {**base, **(state(settings) if state else {})}
 
+    # No slash redirects: a redirect would name this service's own address, which only the
+    # gateway should know; /x/ is simply a 404.
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
-                  responses=PROBLEM_RESPONSES)
+                  responses=PROBLEM_RESPONSES, redirect_slashes=False)
     install_error_handlers(app)
     app.include_router(health_router(settings.service))
     app.include_router(events_router())
     app.include_router(whoami_router())
     for router in routers:
         app.include_router(router)
-    # Added innermost first: VerifyIdentity wraps UnitOfWork. RequestContext goes outside
+    # Added innermost first: VerifyIdentity wraps UnitOfWork, which wraps HeadAsGet (so the
+    # identity is checked for the method signed: HEAD). RequestContext goes outside
     # FastAPI altogether, so even the server-error handler's log line has the request id.
+    app.add_middleware(HeadAsGet)
     app.add_middleware(UnitOfWork, source=settings.service)
     app.add_middleware(VerifyIdentity, secret=settings.secret.encode(),
                        max_age=settings.signature_max_age_seconds)

@@ -36,7 +36,11 @@ class Settings(BaseSettings):
     rate_limit_burst: int = 400
     upstream_timeout_seconds: float = 30.0
     key_cache_seconds: float = 5.0
-    max_body_bytes: int = 32 * 1024 * 1024
+    max_body_bytes: int = 32 * 1024 * 1024  # bodies for the services
+    gateway_max_body_bytes: int = 64 * 1024  # bodies for the gateway's own routes (keys) and unknown paths
+    # Requests with a key the gateway does not know, per client address (each may cost a lookup).
+    auth_failures_per_minute: float = 60.0
+    auth_failures_burst: int = 30
     signature_max_age_seconds: int = 300
     # How long a creating POST's answer is kept for Idempotency-Key retries.
     idempotency_retention_hours: int = 168

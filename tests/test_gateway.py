@@ -238,6 +238,7 @@ async def test_down_service_is_503_and_degrades_health(databases, tmp: Path) -> 
             r = await c.get("/promotion/events")
             health = await c.get("/health")
     assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
+    assert int(r.headers["retry-after"]) >= 1
     assert health.status_code == 503 and health.json()["status"] == "degraded"
     assert health.json()["services"]["promotion"]["status"] == "down"
     assert health.json()["services"]["segmentation"]["status"] == "ok"
@@ -260,6 +261,7 @@ async def test_slow_service_is_504(databases, tmp: Path) -> None:
         async with p.client(p.admin_key) as c:
             r = await c.get("/dmo/anything")
     assert r.status_code == 504 and r.json()["type"].endswith("/upstream-timeout")
+    assert int(r.headers["retry-after"]) >= 1
 
 
 async def test_broken_service_is_502(databases, tmp: Path) -> None:
@@ -276,6 +278,7 @@ async def test_broken_service_is_502(databases, tmp: Path) -> None:
         async with p.client(p.admin_key) as c:
             r = await c.get("/dmo/anything")
     assert r.status_code == 502 and r.json()["type"].endswith("/bad-gateway")
+    assert int(r.headers["retry-after"]) >= 1
 
 
 async def test_merged_openapi_and_docs(platform: Platform) -> None:
@@ -352,3 +355,87 @@ async def test_key_bindings_must_look_like_ids(platform: Platform) -> None:
         for bad in ("..", "../x", "a b", "x" * 65):
             r = await admin.post("/gateway/keys", json={"name": "x", "role": "provider", "stakeholder_id": bad})
             assert r.status_code == 422 and r.json()["errors"][0]["field"] == "stakeholder_id", bad
+
+
+async def test_trailing_slashes_are_404_without_any_redirect(platform: Platform) -> None:
+    async with platform.client(platform.admin_key) as c:
+        for path in ("/integration/stakeholders/", "/segmentation/segments/", "/gateway/keys/"):
+            r = await c.get(path)
+            assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json", path
+            assert "location" not in r.headers, path
+
+
+def _redirecting_app(location: bytes):
+    async def app(scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            while (m := await receive())["type"] != "lifespan.shutdown":
+                await send({"type": m["type"] + ".complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        target = location.replace(b"{host}", dict(scope["headers"])[b"host"])
+        await send({"type": "http.response.start", "status": 307,
+                    "headers": [(b"location", target), (b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+@pytest.mark.parametrize(("location", "public"), [
+    (b"http://{host}/stakeholders?x=1", "/dmo/stakeholders?x=1"),
+    (b"http://{host}", "/dmo/"),
+    (b"/stakeholders", "/dmo/stakeholders"),
+    (b"https://example.org/elsewhere", "https://example.org/elsewhere"),
+])
+async def test_no_upstream_address_leaves_the_gateway_in_a_location(databases, tmp: Path, location: bytes,
+                                                                    public: str) -> None:
+    async with AsyncExitStack() as stack:
+        upstream = await stack.enter_async_context(serving(_redirecting_app(location)))
+        p = await start_platform(stack, databases, tmp, services=(), urls={"dmo": upstream})
+        async with p.client(p.admin_key) as c:
+            r = await c.get("/dmo/stakeholders/")
+    assert r.status_code == 307 and r.headers["location"] == public
+
+
+async def test_head_answers_wherever_get_does_through_the_gateway(platform: Platform) -> None:
+    async with platform.client(platform.admin_key) as c:
+        for path in ("/integration/stakeholders", "/segmentation/specialties", "/gateway/keys", "/health",
+                     "/integration/health/live", "/openapi.json"):
+            got, head = await c.get(path), await c.head(path)
+            assert head.status_code == got.status_code == 200, path
+            assert head.content == b"", path
+            assert head.headers["content-length"] == str(len(got.content)), path
+            assert head.headers["content-type"] == got.headers["content-type"], path
+        assert (await c.head("/integration/stakeholders/stk_nobody")).status_code == 404
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"name": [18446744073709551616]}', b'{"name": 18446744073709551616}', b'{"city": "\\ud800"}',
+    b'{"name": ' + b"[" * 300 + b"]" * 300 + b"}",
+])
+async def test_hostile_values_in_a_provider_patch_are_422_naming_the_field(platform: Platform, raw: bytes) -> None:
+    hospital = await platform.register("hospital")
+    key = await platform.new_key("provider", hospital)
+    async with platform.client(key) as c:
+        r = await c.patch(f"/integration/stakeholders/{hospital}", content=raw,
+                          headers={"content-type": "application/json"})
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["errors"][0]["field"] in {"name", "city"}
+        assert (await c.get(f"/integration/stakeholders/{hospital}")).json()["name"].startswith("Test hospital")
+
+
+@pytest.mark.parametrize(("raw", "why"), [
+    (b'{"name": 18446744073709551616, "role": "staff"}', None),
+    (b'{"name": "\\udfff", "role": "staff"}', None),
+    (b'{"name": "x", "role": "staff"', "not valid JSON"),
+    (b'{"name": "\xc3\x28", "role": "staff"}', "UTF-8"),
+    (b"[" * 30_000 + b"]" * 30_000, "nested"),  # within the gateway's 64 KiB, past the parser's depth
+])
+async def test_the_gateways_own_routes_render_hostile_bodies_as_422(platform: Platform, raw: bytes,
+                                                                    why: str | None) -> None:
+    async with platform.client(platform.admin_key) as c:
+        r = await c.post("/gateway/keys", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    error = r.json()["errors"][0]
+    assert error["field"] == ("name" if why is None else "body")
+    assert why is None or why in error["message"]

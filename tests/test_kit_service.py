@@ -12,18 +12,20 @@ from pathlib import Path
 from typing import Annotated
 
 import httpx
+import orjson
 import pytest
 import structlog
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel, Field
 
 from pentad import outbox
+from pentad.client import ServiceClient, client_of
 from pentad.deps import CurrentCaller, RequireStaff, Session
 from pentad.errors import Conflict
 from pentad.etag import check_if_match
 from pentad.ids import new_id
 from pentad.service_app import build_service_app
-from tests.support import ADMIN, STAFF, SignedAs, asgi_client, facilitator, settings_for
+from tests.support import ADMIN, STAFF, SignedAs, asgi_client, facilitator, free_port, settings_for
 
 probe = APIRouter()
 
@@ -47,6 +49,15 @@ async def create_thing(thing: ThingIn, session: Session, caller: CurrentCaller) 
     if thing.name == "boom":
         raise RuntimeError("unexpected failure after recording an event")
     return ThingOut(id=thing_id, name=thing.name)
+
+
+class Elsewhere(ServiceClient):
+    service = "integration"
+
+
+@probe.get("/things/upstream")
+async def read_elsewhere(elsewhere: Annotated[Elsewhere, Depends(client_of(Elsewhere))]) -> dict[str, int]:
+    return {"status": (await elsewhere.request("GET", "/whoami")).status_code}
 
 
 @probe.patch("/things/{thing_id}")
@@ -298,3 +309,96 @@ async def test_replays_are_kept_for_the_retention_window_then_forgotten(client: 
     later = await client.post("/things", json={"name": "k", "size": 1}, headers=headers)
     assert later.status_code == 201 and later.json()["id"] != first.json()["id"]
     assert "idempotent-replayed" not in later.headers
+
+
+# -- hostile input: the problem renderer itself must never fail ------------------------------------
+
+DEEP = 300  # past orjson's 254-level limit, inside Python's json parser's
+
+
+@pytest.mark.parametrize(("raw", "field", "echoed"), [
+    (b'{"name": 18446744073709551616, "size": 1}', "name", "18446744073709551616"),
+    (b'{"name": "x", "size": "\\ud800"}', "size", "\ufffd"),
+    (b'{"name": "\\ud800", "size": 1}', "name", "\ufffd"),
+    (b'{"name": ' + b"[" * DEEP + b"]" * DEEP + b', "size": 1}', "name", None),
+    (b'{"name": "' + b"x" * 5000 + b'", "size": 1}', "name", None),
+])
+async def test_validation_errors_echo_only_what_can_be_rendered(client: httpx.AsyncClient, raw: bytes,
+                                                                 field: str, echoed: str | None) -> None:
+    r = await client.post("/things", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    (error,) = r.json()["errors"]
+    assert error["field"] == field
+    assert error.get("value") == echoed
+    assert await events(client) == []
+
+
+async def test_field_errors_raised_by_code_are_made_safe_too() -> None:
+    from pentad.errors import FieldError, problem_body
+
+    body = problem_body(422, "validation-error", "Validation error", "bad \ud800 detail", errors=[
+        FieldError(field="codes.\udc00", message="unknown \ud800", value=[2**70, "\ud800", {"k": -(2**64)}])])
+    assert orjson.loads(body)["errors"] == [
+        {"field": "codes.\ufffd", "message": "unknown \ufffd", "value": [str(2**70), "\ufffd", {"k": str(-(2**64))}]}]
+    assert orjson.loads(body)["detail"] == "bad \ufffd detail"
+
+
+@pytest.mark.parametrize(("raw", "why"), [
+    (b"{not json", "not valid JSON"),
+    (b'{"name": "\xff\xfe", "size": 1}', "UTF-8"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested"),
+    (b'{"name": ' + b"[" * 100_000 + b"]" * 100_000 + b', "size": 1}', "nested"),
+])
+async def test_bodies_that_cannot_be_parsed_are_422_on_body(client: httpx.AsyncClient, raw: bytes, why: str) -> None:
+    r = await client.post("/things", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    (error,) = r.json()["errors"]
+    assert error["field"] == "body" and why in error["message"]
+
+
+async def test_openapi_declares_problems_and_no_400(client: httpx.AsyncClient) -> None:
+    doc = (await client.get("/openapi.json")).json()
+    operation = doc["paths"]["/things"]["post"]
+    assert "400" not in operation["responses"]
+    problem = {"$ref": "#/components/schemas/Problem"}
+    assert operation["responses"]["422"]["content"]["application/problem+json"]["schema"] == problem
+    assert operation["responses"]["413"]["content"]["application/problem+json"]["schema"] == problem
+
+
+async def test_head_answers_wherever_get_does(client: httpx.AsyncClient) -> None:
+    for path in ("/whoami", "/events", "/health/live"):
+        got, head = await client.get(path), await client.head(path)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b""
+        assert head.headers["content-length"] == got.headers["content-length"] == str(len(got.content))
+        assert head.headers["content-type"] == got.headers["content-type"]
+    assert (await client.head("/nothing-here")).status_code == 404
+    assert (await client.head("/things")).status_code == 405
+
+
+async def test_trailing_slashes_are_not_redirected(client: httpx.AsyncClient) -> None:
+    r = await client.get("/whoami/")
+    assert r.status_code == 404 and "location" not in r.headers
+    assert r.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_database_that_cannot_be_reached_is_503_with_retry_after(tmp: Path) -> None:
+    settings = settings_for("segmentation", "postgresql+asyncpg://postgres@127.0.0.1:9/none", tmp)
+    app = build_service_app(settings, title="probe", description="probe", routers=[probe])
+    async with asgi_client(app) as c:
+        r = await c.get("/health/ready")
+    assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
+    assert int(r.headers["retry-after"]) >= 1
+
+
+async def test_an_unreachable_service_behind_a_typed_client_is_503_with_retry_after(app_url: str,
+                                                                                    tmp: Path) -> None:
+    settings = settings_for("segmentation", app_url, tmp,
+                            service_urls={"integration": f"http://127.0.0.1:{free_port()}"})
+    app = build_service_app(settings, title="probe", description="probe", routers=[probe])
+    async with asgi_client(app, STAFF) as c:
+        r = await c.get("/things/upstream")
+    assert r.status_code == 503 and r.json()["type"].endswith("/upstream-unavailable")
+    assert int(r.headers["retry-after"]) >= 1
