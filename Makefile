@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 DATA   ?= ./var
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench fuzz install clean
 
 $(BIN)/pentad: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ test: install
 	$(BIN)/ruff check pentad services gateway launcher tests bench
 	$(BIN)/mypy pentad services gateway launcher
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+## Long API fuzzing (not part of `make test`): PENTAD_FUZZ_EXAMPLES examples per operation and
+## caller (500 unless set), on SQLite and PostgreSQL; PENTAD_FUZZ_SEED=<n> explores another seed.
+fuzz: install
+	PENTAD_FUZZ_EXAMPLES=$${PENTAD_FUZZ_EXAMPLES:-500} $(BIN)/python -m pytest -q -p no:cacheprovider -rxX -s tests/test_fuzz.py
 
 lint: install
 	$(BIN)/ruff check pentad services gateway launcher tests bench

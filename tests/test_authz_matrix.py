@@ -1,0 +1,251 @@
+"""Authorization matrix (issue 6): every operation of the gateway's merged OpenAPI, called as
+every kind of caller, against ONE table of expected outcomes.
+
+Callers: no key, a revoked key, admin, staff, provider A on its own stakeholder and on
+provider B's, facilitator A on its own and on facilitator B's. Outcomes: ``OK`` (2xx, and the
+answer holds nothing of another tenant), ``PUB`` (2xx, the answer may name other tenants: the
+public register a facilitator reads), or the exact denial status (401, 403, 404).
+
+An operation in the OpenAPI but not in ``TABLE`` fails (add it to the table); a table entry
+no longer in the OpenAPI fails too. A denied write must change nothing: the service's event
+feed does not grow and the record (or list) it names reads back the same.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.platform import RATES, Seeded, day, seeded_platform
+
+CALLERS = ("anon", "revoked", "admin", "staff", "provider_own", "provider_other", "facilitator_own",
+           "facilitator_other")
+KEY_OF = {"anon": None, "revoked": "revoked", "admin": "admin", "staff": "staff", "provider_own": "provider_a",
+          "provider_other": "provider_a", "facilitator_own": "facilitator_a", "facilitator_other": "facilitator_a"}
+OK, PUB = "ok", "public"
+Expect = tuple[str | int, ...]  # one outcome per caller, in the order of CALLERS
+
+OPEN: Expect = (OK,) * 8  # probes: no key needed, and a bad one is not even looked at
+ANY_KEY: Expect = (401, 401, OK, OK, OK, OK, OK, OK)
+STAFF: Expect = (401, 401, OK, OK, 403, 403, 403, 403)
+ADMIN: Expect = (401, 401, OK, 403, 403, 403, 403, 403)
+OWN: Expect = (401, 401, OK, OK, OK, 403, 403, 403)  # staff, or the provider key bound to the stakeholder
+REGISTER: Expect = (401, 401, OK, OK, OK, OK, PUB, PUB)  # a provider sees itself; a facilitator the active register
+ONE_STAKEHOLDER: Expect = (401, 401, OK, OK, OK, 403, OK, PUB)  # ... and one entry of it
+# The path names a record hidden from providers and facilitators (an inactive stakeholder,
+# a withdrawn package): its existence must not leak to a facilitator (404).
+HIDDEN_STAKEHOLDER: Expect = (401, 401, OK, OK, 403, 403, 404, 404)
+HIDDEN_CAPACITY: Expect = (401, 401, OK, OK, 403, 403, 403, 403)
+HIDDEN_PACKAGE: Expect = (401, 401, OK, OK, 404, 404, 404, 404)
+
+Body = Callable[[Seeded], Any] | None
+
+
+@dataclass(frozen=True)
+class Op:
+    expect: Expect
+    body: Body = None  # a valid minimal body, so a 422 is never taken for an authorization answer
+    query: dict[str, str] | None = None
+    hidden: Expect | None = None  # also called on the hidden record, expecting this
+
+
+def _tag() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+def _stakeholder(_: Seeded) -> dict[str, Any]:
+    return {"kind": "hotel", "name": f"Matrix hotel {_tag()}", "country": "HR", "city": "Opatija"}
+
+
+def _segment(s: Seeded) -> dict[str, Any]:
+    return {"name": f"Matrix segment {_tag()}", "family": "medical", "specialties": [s.specialty],
+            "source_markets": ["DE"], "payer_types": ["self_pay"], "motivation": "have_to",
+            "threshold": {"min_accredited_providers": 1, "min_weekly_capacity": 1}}
+
+
+def _package(s: Seeded) -> dict[str, Any]:
+    return {"name": f"Matrix package {_tag()}", "specialty": s.specialty, "components": [
+        {"kind": "treatment", "stakeholder_id": s.hospital_a.id, "description": "Knee arthroscopy",
+         "price": {"amount": "1800.00", "currency": "EUR"}}]}
+
+
+def _capacity(s: Seeded) -> dict[str, Any]:
+    return {"rows": [{"specialty": s.specialty, "date": day(5), "slots_total": 4, "slots_available": 2}]}
+
+
+SIX = ("segmentation", "integration", "administration", "development", "promotion", "dmo")
+
+TABLE: dict[tuple[str, str], Op] = {
+    # -- the gateway's own routes
+    ("POST", "/gateway/keys"): Op(ADMIN, body=lambda s: {"name": f"matrix {_tag()}", "role": "staff"}),
+    ("GET", "/gateway/keys"): Op(ADMIN),
+    ("DELETE", "/gateway/keys/{key_id}"): Op(ADMIN),
+    ("GET", "/health"): Op(OPEN),
+    ("GET", "/health/live"): Op(OPEN),
+    ("GET", "/health/ready"): Op(OPEN),
+    # -- what every service has
+    **{("GET", f"/{s}/health/live"): Op(OPEN) for s in SIX},
+    **{("GET", f"/{s}/health/ready"): Op(OPEN) for s in SIX},
+    **{("GET", f"/{s}/events"): Op(STAFF) for s in SIX},
+    **{("GET", f"/{s}/whoami"): Op(ANY_KEY) for s in SIX},
+    # -- segmentation
+    ("GET", "/segmentation/specialties"): Op(ANY_KEY),
+    ("POST", "/segmentation/specialties"): Op(STAFF, body=lambda s: {
+        "code": f"matrix_{_tag()}", "name": "Matrix specialty", "family": "medical"}),
+    ("POST", "/segmentation/segments"): Op(STAFF, body=_segment),
+    ("GET", "/segmentation/segments"): Op(ANY_KEY),
+    ("GET", "/segmentation/segments/{segment_id}"): Op(ANY_KEY),
+    ("PATCH", "/segmentation/segments/{segment_id}"): Op(STAFF, body=lambda s: {"name": f"Matrix {_tag()}"}),
+    ("GET", "/segmentation/segments/{segment_id}/attractiveness"): Op(ANY_KEY),
+    # -- integration
+    ("POST", "/integration/stakeholders"): Op(STAFF, body=_stakeholder),
+    ("GET", "/integration/stakeholders"): Op(REGISTER),
+    ("GET", "/integration/stakeholders/{stakeholder_id}"): Op(ONE_STAKEHOLDER, hidden=HIDDEN_STAKEHOLDER),
+    ("PATCH", "/integration/stakeholders/{stakeholder_id}"): Op(OWN, body=lambda s: {"city": "Rijeka"}),
+    ("POST", "/integration/stakeholders/{stakeholder_id}/capacity"): Op(OWN, body=_capacity),
+    ("GET", "/integration/stakeholders/{stakeholder_id}/capacity"): Op(OWN, hidden=HIDDEN_CAPACITY),
+    ("GET", "/integration/coverage"): Op(ANY_KEY, query={"specialty": "orthopaedics"}),
+    ("POST", "/integration/packages"): Op(STAFF, body=_package),
+    ("GET", "/integration/packages"): Op(ANY_KEY),
+    ("GET", "/integration/packages/{package_id}"): Op(ANY_KEY, hidden=HIDDEN_PACKAGE),
+    ("PATCH", "/integration/packages/{package_id}"): Op(STAFF, body=lambda s: {"name": f"Matrix {_tag()}"}),
+    ("GET", "/integration/fx-rates"): Op(STAFF),
+    ("PUT", "/integration/fx-rates"): Op(STAFF, body=lambda s: {"base": "EUR", "rates": RATES}),
+}
+
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+
+
+@pytest.fixture(scope="module")
+async def plat(databases: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Seeded]:
+    async with seeded_platform(databases, tmp_path_factory.mktemp("authz")) as seeded:
+        yield seeded
+
+
+def _operations(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(m.upper(), path) for path, item in doc["paths"].items() for m in item if m in METHODS}
+
+
+async def test_the_table_names_every_operation_of_the_openapi(plat: Seeded) -> None:
+    async with plat.client() as c:
+        doc = (await c.get("/openapi.json")).json()
+    served = _operations(doc)
+    missing, stale = sorted(served - TABLE.keys()), sorted(TABLE.keys() - served)
+    assert not missing, f"operations missing from TABLE in {__file__}: add them to the table: {missing}"
+    assert not stale, f"TABLE entries no longer in the OpenAPI: remove them from the table: {stale}"
+
+
+# -- calling one operation as one caller ----------------------------------------------------------
+
+def _stakeholder_for(plat: Seeded, caller: str) -> str:
+    return {"provider_other": plat.hospital_b.id, "facilitator_own": plat.agent_a.id,
+            "facilitator_other": plat.agent_b.id}.get(caller, plat.hospital_a.id)
+
+
+def _foreign(plat: Seeded, caller: str, public: bool) -> list[str]:
+    """What an answer to this caller must never hold (unless the caller sent it itself)."""
+    if caller.startswith("provider"):
+        tenants = [plat.hospital_b, plat.agent_a, plat.agent_b]
+    elif caller.startswith("facilitator"):
+        tenants = [plat.agent_b, plat.hospital_b]
+    else:
+        return []
+    hidden = [plat.closed.id, plat.closed.name, plat.withdrawn["id"], plat.withdrawn["name"]]
+    return hidden + ([] if public else [v for t in tenants for v in (t.id, t.name)])
+
+
+async def _new_key(plat: Seeded, name: str) -> str:
+    async with plat.client("admin") as admin:
+        r = await admin.post("/gateway/keys", json={"name": name, "role": "staff"})
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+
+async def _fill(plat: Seeded, template: str, caller: str, expected: str | int, hidden: bool) -> str:
+    path = template
+    if "{stakeholder_id}" in path:
+        path = path.replace("{stakeholder_id}", plat.closed.id if hidden else _stakeholder_for(plat, caller))
+    if "{package_id}" in path:
+        path = path.replace("{package_id}", plat.withdrawn["id"] if hidden else plat.package["id"])
+    if "{segment_id}" in path:
+        path = path.replace("{segment_id}", plat.segment["id"])
+    if "{key_id}" in path:  # an allowed revocation revokes a key of its own; a denied one is tried on a victim
+        if expected in (OK, PUB):
+            key_id = await _new_key(plat, "matrix throwaway")
+        else:
+            key_id = plat.extra.get("victim") or await _new_key(plat, "matrix victim")
+            plat.extra["victim"] = key_id
+        path = path.replace("{key_id}", key_id)
+    assert "{" not in path, f"no seeded record for a parameter of {template}: add one to tests/platform.py"
+    return path
+
+
+LISTS = {"/gateway/keys", "/segmentation/specialties", "/segmentation/segments", "/integration/stakeholders",
+         "/integration/stakeholders/{stakeholder_id}/capacity", "/integration/packages"}
+
+
+async def _state(plat: Seeded, template: str, path: str) -> tuple[int | None, Any]:
+    """What a write could change: the service's feed position and the record (or list) it names."""
+    service = template.split("/")[1]
+    head = await plat.feed_head(service) if service in SIX else None
+    if ("GET", template) not in TABLE:  # DELETE /gateway/keys/{key_id}: the list of active keys
+        template = path = template.rsplit("/", 1)[0]
+    async with plat.client("admin") as admin:
+        r = await admin.get(path, params={"limit": 500} if template in LISTS else None)
+    assert r.status_code == 200, (path, r.text)
+    return head, r.json()
+
+
+async def _call(plat: Seeded, method: str, template: str, op: Op, caller: str, expected: str | int,
+                hidden: bool = False) -> str | None:
+    """Makes the call; returns what is wrong with the answer, or None."""
+    path = await _fill(plat, template, caller, expected, hidden)
+    body = op.body(plat) if op.body else None
+    denied_write = method != "GET" and expected not in (OK, PUB)
+    before = await _state(plat, template, path) if denied_write else None
+    async with plat.client(KEY_OF[caller]) as c:
+        r = await c.request(method, path, params=op.query, json=body)
+    label = f"{caller}: {method} {path} -> {r.status_code}"
+    if expected in (OK, PUB):
+        if not 200 <= r.status_code < 300:
+            return f"{label}, expected a 2xx answer: {r.text[:300]}"
+    else:
+        if r.status_code != expected:
+            return f"{label}, expected {expected}: {r.text[:300]}"
+        if r.headers.get("content-type") != "application/problem+json":
+            return f"{label}: a denial must be application/problem+json, not {r.headers.get('content-type')}"
+    sent = str(r.request.url) + json.dumps(body or {})
+    for marker in _foreign(plat, caller, public=expected == PUB):
+        if marker not in sent and marker in r.text:
+            return f"{label}: the answer holds another tenant's or a hidden record's {marker!r}: {r.text[:300]}"
+    if before is not None:
+        after = await _state(plat, template, path)
+        if after != before:
+            return f"{label}: a denied call changed something (feed position, record): {before} -> {after}"
+    return None
+
+
+@pytest.mark.parametrize("operation", sorted(TABLE), ids=lambda o: f"{o[0]} {o[1]}")
+async def test_every_caller_gets_what_the_table_says(plat: Seeded, operation: tuple[str, str]) -> None:
+    method, template = operation
+    op = TABLE[operation]
+    assert len(op.expect) == len(CALLERS) and (op.hidden is None or len(op.hidden) == len(CALLERS))
+    wrong = [w for caller, expected in zip(CALLERS, op.expect, strict=True)
+             if (w := await _call(plat, method, template, op, caller, expected))]
+    if op.hidden:
+        wrong += [f"(hidden record) {w}" for caller, expected in zip(CALLERS, op.hidden, strict=True)
+                  if (w := await _call(plat, method, template, op, caller, expected, hidden=True))]
+    assert not wrong, "\n".join(wrong)
+
+
+async def test_the_revoked_key_was_a_real_key(plat: Seeded) -> None:
+    """So the 401s the table gives it are about revocation, not a typo."""
+    async with plat.client("admin") as admin:
+        listed = (await admin.get("/gateway/keys", params={"limit": 500})).json()["items"]
+    assert plat.revoked_key_id not in {k["id"] for k in listed}
+    assert plat.keys["revoked"].startswith("pk_") and plat.staff_key_id in {k["id"] for k in listed}
