@@ -10,6 +10,7 @@ and sends back the answer bytes (see bench/gateway.py).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,18 @@ from gateway.limits import KeyCache, RateLimiter
 from gateway.upstream import CannotConnect, ExchangeError, NoAnswerInTime, UpstreamPool
 from pentad.db import Database, write_intent
 from pentad.errors import RETRY_LATER_SECONDS
-from pentad.http import PROBES, URL_NUL, ASGIApp, Receive, Scope, Send, read_body, replaying, send_problem
+from pentad.http import (
+    PROBES,
+    URL_NUL,
+    ASGIApp,
+    ClientDisconnected,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    replaying,
+    send_problem,
+)
 from pentad.identity import Caller, sign, strip_identity
 from pentad.state import State, state_of
 
@@ -143,6 +155,24 @@ async def _too_large(send: Send, limit: int, request_id: str) -> None:
                        extra_headers=[(b"connection", b"close")])
 
 
+# A streamed body past its limit is read on, and thrown away, up to this much more before the
+# 413 goes out: a client that writes its whole body before reading (most do) then gets the
+# answer, where closing on unread bytes would reset the connection under it (as nginx's
+# lingering close). Past it, the connection is closed anyway.
+DISCARD_AT_MOST = 16 * 1024 * 1024
+
+
+async def _cut_off(receive: Receive, send: Send, limit: int, request_id: str) -> None:
+    discarded = 0
+    with contextlib.suppress(ClientDisconnected):
+        while discarded <= DISCARD_AT_MOST:
+            message = await receive()
+            discarded += len(message.get("body", b""))
+            if message["type"] == "http.disconnect" or not message.get("more_body"):
+                break
+    await _too_large(send, limit, request_id)
+
+
 class Gateway:
     """Dispatches: service prefixes to the proxy, everything else to ``admin_app``.
 
@@ -181,7 +211,7 @@ class Gateway:
                 return
         body = await read_body(receive, gw.max_own_body)
         if body is None:
-            await _too_large(send, gw.max_own_body, state_of(scope)["request_id"])
+            await _cut_off(receive, send, gw.max_own_body, state_of(scope)["request_id"])
             return
         await self.admin_app(scope, replaying(body, receive), send)
 
@@ -227,7 +257,7 @@ class Gateway:
         request_id = state_of(scope)["request_id"]
         body = await read_body(receive, gw.max_body)
         if body is None:
-            await _too_large(send, gw.max_body, request_id)
+            await _cut_off(receive, send, gw.max_body, request_id)
             return
         full_path: bytes = scope.get("raw_path") or scope["path"].encode()
         query: bytes = scope.get("query_string") or b""

@@ -60,11 +60,20 @@ async def send_problem(send: Send, status: int, slug: str, title: str, detail: s
     await send({"type": "http.response.body", "body": body})
 
 
+class ClientDisconnected(Exception):
+    """The client went away before sending the whole body: nothing of it may be acted on."""
+
+
 async def read_body(receive: Receive, limit: int | None = None) -> bytes | None:
-    """The whole request body, or None as soon as it grows past ``limit`` bytes."""
+    """The whole request body, or None as soon as it grows past ``limit`` bytes.
+
+    Raises ``ClientDisconnected`` when the client leaves half-way: a cut body is not a
+    shorter request (a truncated JSON list can still parse)."""
     body = bytearray()
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
         body += message.get("body", b"")
         if limit is not None and len(body) > limit:
             return None
@@ -156,6 +165,8 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnected:
+            status = 499  # nginx's word for it: the client closed the request, nothing was done
         except Exception:
             if not answered:
                 raise

@@ -20,6 +20,7 @@ from pentad.http import (
     JSON_NUL,
     ASGIApp,
     BufferedAnswer,
+    ClientDisconnected,
     Receive,
     Scope,
     Send,
@@ -71,7 +72,10 @@ class UnitOfWork:
     async def _write(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Bodies are bounded by the gateway, so reading one whole costs a copy and buys one
         # place for the NUL rule and the idempotency digest.
-        body = await read_body(receive) or b""
+        try:
+            body = await read_body(receive) or b""
+        except ClientDisconnected:
+            return  # nobody to answer, and a cut body is not a request to act on
         if JSON_NUL in body:
             await refuse_nul(send, scope)
             return

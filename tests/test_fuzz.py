@@ -144,21 +144,7 @@ async def test_valid_inputs_never_break_the_contract(plat: Seeded) -> None:
     assert not run.failures, run.summary() + "\n" + "\n".join(run.failures)
 
 
-class KnownDefect(AssertionError):
-    """Only failures issue 6 already names: what the xfail below expects, and nothing else."""
-
-
-# Issue 6 defect 9: a body that is not UTF-8 gets Starlette's undocumented 400.
-_DEFECT_9 = ("Undocumented status code", "Received: 400", "There was an error parsing the body")
-
-
-@pytest.mark.xfail(strict=True, raises=KnownDefect, reason=(
-    "issue 6 defect 9: invalid UTF-8 bodies get an undocumented 400 on nine operations; expected 422 "
-    "problem+json, declared in the OpenAPI"))
 async def test_invalid_inputs_are_refused_as_declared(plat: Seeded) -> None:
     run = await _run(plat, negative=True)
     assert run.cases >= run.operations, run.summary()
-    report = run.summary() + "\n" + "\n".join(run.failures)
-    if run.failures and all(all(s in f for s in _DEFECT_9) for f in run.failures):
-        raise KnownDefect(report)
-    assert not run.failures, report  # anything else is a new failure, not the known defect
+    assert not run.failures, run.summary() + "\n" + "\n".join(run.failures)

@@ -35,10 +35,10 @@ async def _segment(segment_id: str, session: Session) -> Segment:
     return await service.get_or_raise(session, segment_id=segment_id)
 
 
-async def _segment_to_change(segment_id: str, session: Session, if_match: IfMatch = None) -> Segment:
-    segment = await service.get_or_raise(session, segment_id=segment_id, for_update=True)
-    check_if_match(if_match, segment.version)
-    return segment
+async def _segment_to_change(segment_id: str, session: Session) -> Segment:
+    """Locked (PostgreSQL) so concurrent changes queue; If-Match is checked by the route, after
+    the body is validated: a bad body is a 422 whatever the precondition."""
+    return await service.get_or_raise(session, segment_id=segment_id, for_update=True)
 
 
 SegmentById = Annotated[Segment, Depends(_segment)]
@@ -95,7 +95,8 @@ async def get_segment(segment: SegmentById, _: CurrentCaller, response: Response
 @router.patch("/segments/{segment_id}", response_model=SegmentOut, tags=["segments"],
               summary="Change a segment (If-Match honoured); status=retired retires it")
 async def update_segment(_: RequireStaff, segment: SegmentToChange, patch: SegmentPatch, session: Session,
-                         response: Response) -> SegmentOut:
+                         response: Response, if_match: IfMatch = None) -> SegmentOut:
+    check_if_match(if_match, segment.version)
     segment = await service.update(session, segment=segment, patch=patch)
     set_etag(response, segment.version)
     return SegmentOut.model_validate(segment)
