@@ -82,7 +82,8 @@ def check_done(milestones: list[dict[str, Any]]) -> None:
 
 
 async def update(session: AsyncSession, *, initiative: Initiative, patch: InitiativePatch) -> Initiative:
-    changes = patch.model_dump(mode="json", exclude_unset=True)
+    # Only the fields sent, but each whole: exclude_unset would also drop a milestone's unsent `done`.
+    changes = {f: v for f, v in patch.model_dump(mode="json").items() if f in patch.model_fields_set}
     before = initiative.status
     if before in CLOSED:
         raise Conflict(f"The initiative is {before}, so closed: it no longer changes "

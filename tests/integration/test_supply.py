@@ -62,7 +62,8 @@ async def test_weekly_capacity_sums_fresh_rows_of_active_providers_by_iso_week(
         (clinic, x, w1, m.isoformat(), 7),   # a full day counts 0, the week still shows
         (dental, x, w2, on(m, 7), 1),        # z is no longer offered: its rows do not count
     ])
-    got = [(i["stakeholder_id"], i["specialty"], i["week"], i["starts_on"], i["fresh_slots"]) for i in r.json()["items"]]
+    got = [(i["stakeholder_id"], i["specialty"], i["week"], i["starts_on"], i["fresh_slots"])
+           for i in r.json()["items"]]
     assert got == expected and r.json()["next_cursor"] is None
     assert w1 == f"{m.isocalendar().year}-W{m.isocalendar().week:02d}"
 
