@@ -11,9 +11,17 @@ import httpx
 from pentad.settings import Settings
 from services.development.client import DevelopmentClient
 from tests.development.conftest import World
-from tests.development.helpers import mondays, new_segment, new_specialty, post_capacity, register, week
-from tests.pillars import FAC, PROBLEM, free_port, unique
-from tests.support import SECRET, SignedAs, provider
+from tests.development.helpers import (
+    initiative_body,
+    mondays,
+    new_segment,
+    new_specialty,
+    post_capacity,
+    register,
+    week,
+)
+from tests.pillars import FAC, PROBLEM, unique
+from tests.support import SECRET, SignedAs, free_port, provider
 
 
 async def destination(world: World) -> dict[str, Any]:
@@ -159,6 +167,14 @@ async def test_a_pillar_that_is_down_is_a_503_naming_it_never_a_gap(world: World
                 assert f"{pillar} did not answer" in r.json()["detail"], r.json()
                 assert "items" not in r.json() and "Traceback" not in r.text
             assert (await dev.get("/assessments")).json()["items"] == []
+        if pillar == "segmentation":  # the other writes that read it fail the same way, and change nothing
+            async with world.development_with(segmentation=dead) as dev:
+                recorded = {"as_of": "2026-01-05", "segments": [{"segment_id": sid, "current": {
+                    "accredited_providers": 1, "weekly_capacity": 1, "hotels": 1, "transfer_firms": 1}}]}
+                for r in (await dev.post("/initiatives", json=initiative_body(sid)),
+                          await dev.post("/assessments", json=recorded)):
+                    assert r.status_code == 503 and "segmentation did not answer" in r.json()["detail"], r.text
+                assert (await dev.get("/initiatives")).json()["items"] == []
 
     # Two down at once: the problem names both.
     async with world.development_with(administration=dead, integration=dead) as dev:
