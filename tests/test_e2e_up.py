@@ -163,6 +163,15 @@ def _assert_demo_loaded(url: str, headers: dict[str, str]) -> None:
     # `pentad up` prints its banner after the demo is in; poll briefly for it.
     assert _wait(lambda: _demo_counts(url, headers) == (len(SEGMENTS), len(STAKEHOLDERS), 3), within=20), \
         _demo_counts(url, headers)
+    assert _wait(lambda: _development_counts(url, headers) == (2, 3 * len(SEGMENTS)), within=20), \
+        _development_counts(url, headers)
+
+
+def _development_counts(url: str, headers: dict[str, str]) -> tuple[int, int]:
+    """Initiatives, and points of the three past assessments (one per segment each)."""
+    initiatives = httpx.get(url + "/development/initiatives", params={"limit": 500}, headers=headers).json()
+    points = httpx.get(url + "/development/assessments", params={"limit": 500}, headers=headers).json()
+    return len(initiatives["items"]), len(points["items"])
 
 
 def test_a_second_pentad_up_does_not_load_the_demo_twice(tmp_path: Path) -> None:

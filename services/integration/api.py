@@ -14,7 +14,7 @@ from pentad.deps import CurrentCaller, CurrentSettings, IfMatch, RequireStaff, S
 from pentad.etag import check_if_match, set_etag
 from pentad.pagination import Page, Paging
 from pentad.state import State, state_of
-from services.integration import capacity, packages, stakeholders
+from services.integration import capacity, packages, stakeholders, supply
 from services.integration.models import Package, Stakeholder
 from services.integration.schemas import (
     CapacityResult,
@@ -31,6 +31,7 @@ from services.integration.schemas import (
     StakeholderOut,
     StakeholderPatch,
     StakeholderStatus,
+    WeeklyCapacity,
     capacity_batch_schema,
 )
 from services.segmentation.client import SegmentationClient, SpecialtyVocabulary
@@ -236,3 +237,18 @@ async def put_fx_rates(fx_in: FxRates, session: Session, _: RequireStaff, respon
     table = await packages.replace_fx(session, fx_in=fx_in)
     set_etag(response, table.version)
     return FxRatesOut(base=table.base, rates=packages.rates_of(table), updated_at=table.updated_at)
+
+
+# -- weekly supply (services/integration/supply.py) ---------------------------------------------
+
+@router.get("/capacity/weekly", response_model=Page[WeeklyCapacity], tags=["capacity"],
+            summary="Fresh available slots per provider, specialty and ISO week (staff)",
+            description="Active providers of the given specialties (the ones they offer), rows dated `from`..`to` "
+                        "(at most 366 days) and confirmed within the staleness window, summed by ISO week. "
+                        "A provider with no fresh row in a week has no item for it.")
+async def get_weekly_capacity(session: Session, _: RequireStaff, settings: CurrentSettings, paging: Paging,
+                              specialty: Annotated[list[SpecialtyCode], Query(min_length=1, max_length=100)],
+                              from_: Annotated[date, Query(alias="from")], to: date) -> Page[WeeklyCapacity]:
+    items, cursor = await supply.weekly(session, specialties=list(dict.fromkeys(specialty)), from_=from_, to=to,
+                                        fresh_since=capacity.fresh_since(settings.stale_after_days), paging=paging)
+    return Page[WeeklyCapacity](items=items, next_cursor=cursor)

@@ -232,3 +232,19 @@ class Coverage(BaseModel):
     providers: int = Field(description="Active providers offering the specialty.")
     providers_with_fresh_capacity: int = Field(description="Of those, with fresh available slots in the next 7 days.")
     weekly_fresh_slots: int = Field(description="Fresh available slots over the next 7 days.")
+
+
+# -- weekly supply (services/integration/supply.py) -------------------------------------------
+
+def iso_week(day: date) -> str:
+    """The ISO 8601 week ``day`` falls in, as ``2026-W49`` (the label every pillar joins on)."""
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+class WeeklyCapacity(BaseModel):
+    stakeholder_id: str
+    specialty: str
+    week: str = Field(description="ISO 8601 week, e.g. 2026-W49.", examples=["2026-W49"])
+    starts_on: date = Field(description="The Monday of `week`.")
+    fresh_slots: int = Field(description="Available slots on fresh rows dated in that week (within from..to).")
