@@ -54,8 +54,8 @@ class StakeholderIn(BaseModel):
 
 
 class StakeholderPatch(BaseModel):
-    """Fields to change; lists are replaced whole. Providers may change only their own
-    ``name``, ``city``, ``languages`` and ``specialties``."""
+    """Fields to change; lists are replaced whole. A provider changes its own ``name``, ``city``
+    and ``languages``; its ``specialties`` and ``kind`` become a proposal for staff to decide."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -75,15 +75,58 @@ class StakeholderPatch(BaseModel):
     _not_null = not_null("kind", "name", "country", "city", "languages", "specialties", "status")
 
 
-PROVIDER_EDITABLE = frozenset({"name", "city", "languages", "specialties"})
+# What a provider's own PATCH applies at once, and what it only proposes (see proposals.py).
+PROVIDER_EDITABLE = frozenset({"name", "city", "languages"})
+PROVIDER_PROPOSABLE = frozenset({"specialties", "kind"})
+
+
+class ProposalState(StrEnum):
+    pending = "pending"
+    none = "none"
+
+
+class ProposalOutcome(StrEnum):
+    approved = "approved"
+    rejected = "rejected"
+
+
+class ProposalDecision(BaseModel):
+    """What staff last decided on this stakeholder's proposal, and why."""
+
+    outcome: ProposalOutcome
+    reason: str | None
+    specialties: list[str] | None = Field(description="The specialties that were proposed (null: unchanged).")
+    kind: Kind | None = Field(description="The kind that was proposed (null: unchanged).")
+    decided_by: str = Field(description="The staff key that decided.")
+    decided_at: datetime
+
+
+class ApprovalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(None, min_length=1, max_length=500)
+
+
+class RejectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, description="Told to the provider.")
 
 
 class StakeholderOut(StakeholderIn):
+    """The approved record (what is listed, counted and bookable) and any pending proposal."""
+
     model_config = ConfigDict(from_attributes=True, extra="ignore")
 
     id: str
     created_at: datetime
     updated_at: datetime
+    proposed_specialties: list[str] | None = Field(
+        None, description="Specialties the provider asked for; they count for nothing until staff approve them.")
+    proposed_kind: Kind | None = Field(None, description="The kind the provider asked for; likewise.")
+    proposed_by: str | None = Field(None, description="The key that made the pending proposal.")
+    proposed_at: datetime | None = Field(None, description="When; null when no proposal is pending.")
+    proposal_decision: ProposalDecision | None = Field(None, description="Staff's last decision on a proposal.")
 
 
 # -- capacity ---------------------------------------------------------------------------------

@@ -356,7 +356,7 @@ async def test_fx_table_must_keep_the_currencies_published_packages_use(own_inte
     assert (await integ.get("/packages", params={"currency": "GBP"})).status_code == 200
 
 
-async def test_a_provider_dropping_the_specialty_withdraws_its_packages(integ: httpx.AsyncClient) -> None:
+async def test_an_approved_drop_of_a_specialty_withdraws_its_packages(integ: httpx.AsyncClient) -> None:
     await integ.put("/fx-rates", json={"base": "EUR", "rates": {"USD": "1.08", "GBP": "0.85", "CHF": "0.94",
                                                                 "SEK": "11.2", "NOK": "11.7", "DKK": "7.46"}})
     clinic = (await integ.post("/stakeholders", json={
@@ -369,10 +369,14 @@ async def test_a_provider_dropping_the_specialty_withdraws_its_packages(integ: h
     assert package["status"] == "published"
     async with httpx.AsyncClient(base_url=str(integ.base_url), auth=as_(clinic)) as own:
         assert (await own.patch(f"/stakeholders/{clinic}", json={"specialties": ["checkups"]})).status_code == 200
+        assert (await integ.get(f"/packages/{package['id']}")).json()["status"] == "published"  # only proposed
+        assert (await integ.post(f"/stakeholders/{clinic}/proposal/approve")).status_code == 200
         after = (await integ.get(f"/packages/{package['id']}")).json()
         assert after["status"] == "withdrawn" and "no longer able to deliver" in after["status_reason"]
         assert (await own.patch(f"/stakeholders/{clinic}", json={"specialties": ["checkups", "ophthalmology"]})
                 ).status_code == 200
+        assert (await integ.get(f"/packages/{package['id']}")).json()["status"] == "withdrawn"
+    assert (await integ.post(f"/stakeholders/{clinic}/proposal/approve")).status_code == 200
     assert (await integ.get(f"/packages/{package['id']}")).json()["status"] == "published"
 
 

@@ -27,7 +27,7 @@ def _row(specialty: object = "orthopaedics", day: object = "2026-06-02", total: 
     ({"specialty": "orthopaedics"}, "missing date, slots_available, slots_total"),
     ({**_row(), "extra": 1}, "unexpected extra"),
     (_row(specialty="no_such"), "unknown specialty 'no_such'"),
-    (_row(specialty="oncology"), "the stakeholder does not offer 'oncology' (add it to its specialties first)"),
+    (_row(specialty="oncology"), "the stakeholder does not offer 'oncology' (not among its approved specialties)"),
     (_row(day=20260602), "date must be YYYY-MM-DD"),
     (_row(day="2026-W23-1"), "date must be YYYY-MM-DD"),
     (_row(day="2026-02-30"), "date must be YYYY-MM-DD"),
