@@ -229,8 +229,16 @@ class PackagePatch(BaseModel):
     _not_null = not_null("name", "status")
 
 
-Rate = Annotated[Decimal, Field(gt=0, max_digits=20, decimal_places=10, allow_inf_nan=False),
-                 PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json")]
+# Bounds on what a rate may be written as. With amounts within ``Amount`` (< 1e14, 4 decimals)
+# and at most 20 components, the widest cross rate (1e12) gives totals of at most 30 digits,
+# which ``pentad.money.CONTEXT`` holds: every total can be given. Rates between currencies
+# in use sit far inside these bounds.
+RATE_MIN, RATE_MAX = Decimal("0.000001"), Decimal("1000000")
+_show_rate = PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json")
+RateIn = Annotated[Decimal, Field(ge=RATE_MIN, le=RATE_MAX, max_digits=17, decimal_places=10, allow_inf_nan=False),
+                   _show_rate]
+# What reads back: rates stored before these bounds existed must still read.
+Rate = Annotated[Decimal, _show_rate]
 
 
 class PackageOut(BaseModel):
@@ -252,11 +260,21 @@ class PackageOut(BaseModel):
 
 # -- FX ---------------------------------------------------------------------------------------
 
-class FxRates(BaseModel):
+class FxTable(BaseModel):
+    """An FX table as it reads back (and as Segmentation's attractiveness takes it)."""
+
+    base: str
+    rates: dict[str, Rate] = Field(description="Units of each currency that one `base` buys.")
+
+
+class FxRates(FxTable):
+    """An FX table as ``PUT /fx-rates`` takes it: codes and rates checked."""
+
     model_config = ConfigDict(extra="forbid")
 
     base: CurrencyCode
-    rates: dict[CurrencyCode, Rate] = Field(description="Units of each currency that one `base` buys.")
+    rates: dict[CurrencyCode, RateIn] = Field(description="Units of each currency that one `base` buys: "
+                                              "from 0.000001 to 1000000, at most 10 decimals.")
 
     @model_validator(mode="after")
     def _base_is_one(self) -> FxRates:
@@ -266,7 +284,7 @@ class FxRates(BaseModel):
         return self
 
 
-class FxRatesOut(FxRates):
+class FxRatesOut(FxTable):
     updated_at: datetime
 
 
