@@ -440,3 +440,33 @@ async def test_the_proposal_migration_keeps_every_row_both_ways(databases: Any) 
             assert (await conn.execute(sa.text("SELECT slots_total FROM capacity"))).scalar() == 5
     finally:
         await engine.dispose()
+
+
+# -- strict inputs --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("path", "params", "unknown"), [
+    ("/stakeholders", {"kind": "clinic", "kindd": "hotel"}, "kindd"),
+    ("/stakeholders", {"speciality": "cardiology"}, "speciality"),
+    ("/coverage", {"specialty": "cardiology", "from": "2026-01-01"}, "from"),
+    ("/packages", {"curency": "GBP"}, "curency"),
+    ("/packages/pkg_any", {"currency": "GBP", "lang": "de"}, "lang"),
+    ("/stakeholders/stk_any/capacity", {"from": "2026-01-01", "until": "2026-02-01"}, "until"),
+    ("/fx-rates", {"base": "USD"}, "base"),
+    ("/events", {"since": "3"}, "since"),
+])
+async def test_an_unknown_query_parameter_is_a_422_naming_it(integ: httpx.AsyncClient, path: str,
+                                                            params: dict[str, str], unknown: str) -> None:
+    r = await integ.get(path, params=params)
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+    assert [(e["field"], e["value"]) for e in r.json()["errors"]] == [(f"query.{unknown}", params[unknown])]
+
+
+async def test_a_write_with_an_unknown_query_parameter_changes_nothing(integ: httpx.AsyncClient) -> None:
+    start = await last_seq(integ)
+    r = await integ.post("/stakeholders", params={"dry_run": "1"}, json=stakeholder_body())
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.dry_run"
+    sid = (await register(integ))["id"]
+    r = await integ.patch(f"/stakeholders/{sid}", params={"force": "true"}, json={"name": "Changed"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.force"
+    assert (await integ.get(f"/stakeholders/{sid}")).json()["name"] != "Changed"
+    assert [e["type"] for e in await feed(integ, start)] == ["stakeholder.registered"]
