@@ -50,15 +50,15 @@ def ensure_own(caller: Caller, stakeholder_id: str) -> None:
     raise Forbidden("Only DMO staff or this stakeholder's own provider key may do this.")
 
 
+_PROPOSAL_FIELDS = ("proposed_specialties", "proposed_kind", "proposed_by", "proposed_at", "proposal_decision")
+
+
 def present(caller: Caller, stakeholder: Stakeholder) -> StakeholderOut:
     """The record as this caller may read it: proposals are between a provider and the DMO."""
     out = StakeholderOut.model_validate(stakeholder)
     if caller.role == Role.facilitator:
         out = out.model_copy(update=dict.fromkeys(_PROPOSAL_FIELDS))
     return out
-
-
-_PROPOSAL_FIELDS = ("proposed_specialties", "proposed_kind", "proposed_by", "proposed_at", "proposal_decision")
 
 
 # -- the register -------------------------------------------------------------------------------
@@ -116,8 +116,7 @@ async def update(session: AsyncSession, *, caller: Caller, stakeholder: Stakehol
     if not caller.is_staff:
         if forbidden := sorted(changes.keys() - PROVIDER_EDITABLE - PROVIDER_PROPOSABLE):
             raise Forbidden(f"Only DMO staff may change: {', '.join(forbidden)}.")
-        proposed = {f: changes.pop(f) for f in PROVIDER_PROPOSABLE & changes.keys()}
-        if proposed:
+        if proposed := {f: changes.pop(f) for f in PROVIDER_PROPOSABLE & changes.keys()}:
             proposal_event = _propose(stakeholder, caller=caller, proposed=proposed, now=now or datetime.now(UTC))
     await apply(session, stakeholder=stakeholder, changes=changes)
     if proposal_event:
