@@ -1,11 +1,16 @@
 """Money as the contract writes it: ``{"amount": "1234.50", "currency": "EUR"}``.
 
-Amounts are ``Decimal`` end to end (never float) and travel as decimal strings.
+Amounts are ``Decimal`` end to end (never float) and travel as decimal strings. Arithmetic
+on them runs in ``CONTEXT``: the default 28 digits cannot even round a 28-digit total to
+the cent (``quantize`` raises ``InvalidOperation``), and totals of 20 top-priced parts
+converted across the widest FX rates reach 30 digits.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Iterable
+from decimal import ROUND_HALF_EVEN, Context, Decimal, DecimalException, DivisionByZero, InvalidOperation, Overflow
+from decimal import localcontext as _localcontext
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
@@ -13,13 +18,54 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 from pentad.codes import CurrencyCode
 
 CENT = Decimal("0.01")
+# 50 digits hold any total of prices within ``Amount`` converted at any rate a table could
+# ever hold (even the 1e-10..1e10 the first bounds allowed: 38 digits); beyond, an error
+# is raised (trapped), never a silently rounded figure.
+CONTEXT = Context(prec=50, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
+
+
+class Unconvertible(ArithmeticError):
+    """An amount too large to compute or show (only rates beyond every write-time bound give one)."""
+
+    def __init__(self, currency: str) -> None:
+        super().__init__(f"an amount in {currency} beyond {CONTEXT.prec} digits")
+        self.currency = currency
+
+
+def to_cents(value: Decimal, currency: str = "") -> Decimal:
+    """Rounded once, half-even, to the cent."""
+    try:
+        with _localcontext(CONTEXT):
+            return value.quantize(CENT)
+    except DecimalException:
+        raise Unconvertible(currency) from None
+
+
+def total(values: Iterable[Decimal], currency: str = "") -> Decimal:
+    try:
+        with _localcontext(CONTEXT):
+            return sum(values, Decimal(0))
+    except DecimalException:
+        raise Unconvertible(currency) from None
+
+
+def parse_rate(text: object) -> Decimal | None:
+    """A stored rate as a positive finite ``Decimal``, or None when it is not one."""
+    try:
+        rate = Decimal(str(text))
+    except DecimalException:
+        return None
+    return rate if rate.is_finite() and rate > 0 else None
 
 
 def format_amount(value: Decimal) -> str:
     """At least two decimals, more only when the amount has them."""
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent > -2:
-        value = value.quantize(CENT)
+        try:
+            value = to_cents(value)
+        except Unconvertible:
+            pass  # an integer too large for cents: shown as it is, never a failed response
     return format(value, "f")
 
 
@@ -62,10 +108,11 @@ class MissingRate(LookupError):
 
 
 def convert(amount: Decimal, *, source: str, target: str, base: str, rates: dict[str, Decimal]) -> Decimal:
-    """``amount`` in ``source`` expressed in ``target``, exactly (no rounding here).
+    """``amount`` in ``source`` expressed in ``target``, to ``CONTEXT``'s 50 digits (round to the
+    cent once, at the end, where an amount is shown: ``to_cents``).
 
     ``rates[c]`` is how many units of ``c`` one unit of ``base`` buys; ``base`` itself is 1.
-    Round once, at the end, where an amount is shown.
+    Raises ``MissingRate`` without a rate, ``Unconvertible`` past ``CONTEXT``.
     """
     if source == target:
         return amount
@@ -78,4 +125,8 @@ def convert(amount: Decimal, *, source: str, target: str, base: str, rates: dict
         except KeyError:
             raise MissingRate(currency) from None
 
-    return amount / rate(source) * rate(target)
+    try:
+        with _localcontext(CONTEXT):
+            return amount / rate(source) * rate(target)
+    except DecimalException:
+        raise Unconvertible(target) from None

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pentad.db import dialect_of
+from pentad.errors import FieldError, Invalid
 from pentad.ids import new_id
 from pentad.tables import outbox_events
 
@@ -67,6 +68,20 @@ class EventPage(BaseModel):
     items: list[CloudEvent]
     next_cursor: str | None = Field(
         None, description="The `after` to ask for next; null when the feed is drained for now.")
+
+
+_MAX_SEQ = 2**63 - 1
+
+
+def resume_after(*, after: int | None, cursor: str | None) -> int:
+    """The ``seq`` to read after: a feed's ``next_cursor`` is the ``after`` of its next page."""
+    if not cursor:  # an empty cursor is no cursor, as in every list
+        return after or 0
+    if after is not None or not cursor.isascii() or not cursor.isdigit() or int(cursor) > _MAX_SEQ:
+        raise Invalid("Give the next_cursor of the last page, or after, not both.", errors=[FieldError(
+            field="query.cursor", value=cursor[:100],
+            message="not a cursor this feed gave out" if after is None else "give cursor or after, not both")])
+    return int(cursor)
 
 
 async def read_feed(session: AsyncSession, *, after: int, limit: int) -> EventPage:

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -25,6 +25,7 @@ from pentad.errors import PROBLEM_JSON, PROBLEM_RESPONSES, RETRY_LATER_SECONDS, 
 from pentad.http import ASGIApp, HeadAsGet, RequestContext, VerifyIdentity
 from pentad.idempotency import sweep_replays
 from pentad.identity import Role
+from pentad.query import strict_query
 from pentad.settings import Settings
 from pentad.state import State, state_of
 from pentad.uow import UnitOfWork
@@ -90,11 +91,14 @@ def events_router() -> APIRouter:
     router = APIRouter(tags=["events"])
 
     @router.get("/events", response_model=outbox.EventPage, summary="This service's ordered event feed",
-                description="CloudEvents 1.0 with their `seq`; resume with `after` = the last `seq` handled.")
+                description="CloudEvents 1.0 with their `seq`. Page with `cursor` = the last page's "
+                            "`next_cursor`, as every list, or resume with `after` = the last `seq` handled "
+                            "(the same position: give one of them).")
     async def events(session: Session, _: RequireStaff,
-                     after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+                     after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
+                     cursor: Annotated[str | None, Query(max_length=19)] = None,
                      limit: Annotated[int, Query(ge=1, le=500)] = 50) -> outbox.EventPage:
-        return await outbox.read_feed(session, after=after, limit=limit)
+        return await outbox.read_feed(session, after=outbox.resume_after(after=after, cursor=cursor), limit=limit)
 
     return router
 
@@ -112,9 +116,10 @@ def build_service_app(settings: Settings, *, title: str, description: str,
             yield {**base, **(state(settings) if state else {})}
 
     # No slash redirects: a redirect would name this service's own address, which only the
-    # gateway should know; /x/ is simply a 404.
+    # gateway should know; /x/ is simply a 404. strict_query: an unknown query parameter is a
+    # 422 on every route, present and future.
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
-                  responses=PROBLEM_RESPONSES, redirect_slashes=False)
+                  responses=PROBLEM_RESPONSES, redirect_slashes=False, dependencies=[Depends(strict_query())])
     install_error_handlers(app)
     app.include_router(health_router(settings.service))
     app.include_router(events_router())

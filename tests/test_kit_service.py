@@ -15,7 +15,7 @@ import httpx
 import orjson
 import pytest
 import structlog
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, Field
 
 from pentad import outbox
@@ -24,6 +24,7 @@ from pentad.deps import CurrentCaller, RequireStaff, Session
 from pentad.errors import Conflict
 from pentad.etag import check_if_match
 from pentad.ids import new_id
+from pentad.pagination import Paging
 from pentad.service_app import build_service_app
 from tests.support import ADMIN, STAFF, SignedAs, asgi_client, facilitator, free_port, settings_for
 
@@ -65,6 +66,13 @@ async def patch_thing(thing_id: str, _: RequireStaff,
                       if_match: Annotated[str | None, Header()] = None) -> dict[str, str]:
     check_if_match(if_match, version=3)
     return {"id": thing_id}
+
+
+@probe.get("/things")
+async def list_things(paging: Paging, _: CurrentCaller, kind: str | None = None,
+                      from_: Annotated[str | None, Query(alias="from")] = None,
+                      tag: Annotated[list[str] | None, Query()] = None) -> dict[str, object]:
+    return {"limit": paging.limit, "kind": kind, "from": from_, "tag": tag}
 
 
 @pytest.fixture
@@ -136,6 +144,38 @@ async def test_validation_errors_name_each_field(client: httpx.AsyncClient) -> N
     r = await client.post("/things", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422 and "errors" in r.json()
     assert await events(client) == []
+
+
+async def test_an_unknown_query_parameter_is_a_422_naming_it(client: httpx.AsyncClient) -> None:
+    # What a route takes: its own parameters, aliases, those of its dependencies (paging), lists.
+    r = await client.get("/things", params=[("kind", "a"), ("from", "x"), ("limit", "5"), ("cursor", ""),
+                                            ("tag", "1"), ("tag", "2")])
+    assert r.status_code == 200 and r.json() == {"limit": 5, "kind": "a", "from": "x", "tag": ["1", "2"]}
+    r = await client.get("/things", params={"kind": "a", "knd": "b", "from_": "x"})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+    assert [(e["field"], e["value"]) for e in r.json()["errors"]] == [("query.knd", "b"), ("query.from_", "x")]
+    assert "cursor, from, kind, limit, tag" in r.json()["errors"][0]["message"]
+    for path in ("/whoami?verbose=1", "/health/live?x=", "/events?after=0&since=3"):
+        r = await client.get(path)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"].startswith("query."), (path, r.text)
+    r = await client.post("/things?dry_run=1", json={"name": "hip", "size": 1})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.dry_run"
+    assert await events(client) == []  # and nothing was done
+
+
+async def test_the_event_feed_pages_by_cursor_as_every_list(client: httpx.AsyncClient) -> None:
+    for name in ("a", "b", "c"):
+        assert (await client.post("/things", json={"name": name, "size": 1})).status_code == 201
+    first = (await client.get("/events", params={"limit": 2})).json()
+    assert [e["data"]["name"] for e in first["items"]] == ["a", "b"] and first["next_cursor"]
+    rest = (await client.get("/events", params={"cursor": first["next_cursor"]})).json()
+    assert [e["data"]["name"] for e in rest["items"]] == ["c"] and rest["next_cursor"] is None
+    after = (await client.get("/events", params={"after": first["next_cursor"]})).json()
+    assert after == rest
+    for params in ({"cursor": "abc"}, {"cursor": "-1"}, {"cursor": "9" * 19}, {"cursor": "1" * 20},
+                   {"cursor": "1", "after": "1"}):
+        r = await client.get("/events", params=params)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.cursor", (params, r.text)
 
 
 async def test_unknown_paths_and_methods_are_problems(client: httpx.AsyncClient) -> None:

@@ -554,6 +554,19 @@ async def test_concurrent_patches_queue_instead_of_failing(seg: httpx.AsyncClien
     assert sorted(a.headers["etag"] for a in answers) == sorted(f'"{v}"' for v in range(2, 14))
 
 
+@pytest.mark.parametrize(("path", "params", "unknown"), [
+    ("/segments", {"market": "GB", "markets": "DE"}, "markets"),
+    ("/segments", {"speciality": "orthopaedics"}, "speciality"),
+    ("/specialties", {"familly": "dental"}, "familly"),
+    ("/segments/seg_any/attractiveness", {"currency": "GBP"}, "currency"),
+])
+async def test_an_unknown_query_parameter_is_a_422_naming_it(seg: httpx.AsyncClient, path: str,
+                                                            params: dict[str, str], unknown: str) -> None:
+    r = await seg.get(path, params=params)
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+    assert [(e["field"], e["value"]) for e in r.json()["errors"]] == [(f"query.{unknown}", params[unknown])]
+
+
 @pytest.mark.parametrize("cursor", ["AA", "!!!", "", "%00"])
 async def test_cursors_that_were_never_given_out_are_422(seg: httpx.AsyncClient, cursor: str) -> None:
     r = await seg.get("/segments", params={"cursor": cursor})

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from pentad.errors import Invalid
 from pentad.pagination import decode_cursor, encode_cursor
-from services.integration.schemas import Coverage, FxRates
+from services.integration.schemas import Coverage, FxRates, FxTable
 from services.segmentation.schemas import SegmentOut
 from services.segmentation.service import attractiveness
 
@@ -70,3 +70,16 @@ def test_cursors_round_trip_on_one_column_and_several() -> None:
 def test_cursors_this_api_did_not_give_out_are_422(cursor: str) -> None:
     with pytest.raises(Invalid):
         decode_cursor(cursor, [_DAY, _CODE])
+
+
+def test_a_spend_converted_at_extreme_rates_scores_without_failing() -> None:
+    # The widest rates the first FX bounds took: 1e14 XAU is 1e34 EUR, 37 digits with its cents.
+    segment = _segment(annual_patients=10, avg_spend={"amount": "99999999999999", "currency": "XAU"},
+                       growth_rate="0")
+    fx = FxTable(base="USD", rates={"XAU": Decimal("0.0000000001"), "EUR": Decimal("9999999999")})
+    value = next(c for c in attractiveness(segment, fx=fx, coverage=[]).components if c.name == "value")
+    assert value.normalised == 1.0 and value.raw == "9999999998999900000000010000000000.00 EUR"
+    # A rate no bound ever allowed: explained, not a failed request.
+    fx = FxTable(base="USD", rates={"XAU": Decimal("1E-80"), "EUR": Decimal("1")})
+    value = next(c for c in attractiveness(segment, fx=fx, coverage=[]).components if c.name == "value")
+    assert value.normalised is None and "too large" in value.explanation

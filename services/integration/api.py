@@ -14,9 +14,10 @@ from pentad.deps import CurrentCaller, CurrentSettings, IfMatch, RequireStaff, S
 from pentad.etag import check_if_match, set_etag
 from pentad.pagination import Page, Paging
 from pentad.state import State, state_of
-from services.integration import capacity, packages, stakeholders, supply
+from services.integration import capacity, packages, proposals, stakeholders, supply
 from services.integration.models import Package, Stakeholder
 from services.integration.schemas import (
+    ApprovalIn,
     CapacityResult,
     CapacityRow,
     Coverage,
@@ -27,6 +28,8 @@ from services.integration.schemas import (
     PackageOut,
     PackagePatch,
     PackageStatus,
+    ProposalState,
+    RejectionIn,
     StakeholderIn,
     StakeholderOut,
     StakeholderPatch,
@@ -81,6 +84,13 @@ async def _own_stakeholder(stakeholder_id: Annotated[str, Depends(_own_stakehold
     return await stakeholders.get_or_raise(session, stakeholder_id=stakeholder_id)
 
 
+async def _locked_stakeholder(stakeholder_id: str, session: Session, if_match: IfMatch = None) -> Stakeholder:
+    """For a decision on the record: locked (PostgreSQL) and checked against If-Match."""
+    stakeholder = await stakeholders.get_or_raise(session, stakeholder_id=stakeholder_id, for_update=True)
+    check_if_match(if_match, stakeholder.version)
+    return stakeholder
+
+
 async def _visible_package(package_id: str, session: Session, caller: CurrentCaller) -> Package:
     return await packages.get_or_raise(session, package_id=package_id, caller=caller)
 
@@ -88,6 +98,7 @@ async def _visible_package(package_id: str, session: Session, caller: CurrentCal
 VisibleStakeholder = Annotated[Stakeholder, Depends(_visible_stakeholder)]
 OwnStakeholderId = Annotated[str, Depends(_own_stakeholder_id)]
 OwnStakeholder = Annotated[Stakeholder, Depends(_own_stakeholder)]
+LockedStakeholder = Annotated[Stakeholder, Depends(_locked_stakeholder)]
 VisiblePackage = Annotated[Package, Depends(_visible_package)]
 
 
@@ -107,25 +118,32 @@ async def create_stakeholder(stakeholder_in: StakeholderIn, session: Session, _:
 
 
 @router.get("/stakeholders", response_model=Page[StakeholderOut], tags=["stakeholders"],
-            summary="The register (a provider sees itself; a facilitator the active register)")
+            summary="The register (a provider sees itself; a facilitator the active register)",
+            description="Every filter reads the approved record. `proposal=pending` lists the stakeholders "
+                        "whose proposal waits for staff (not for facilitators).")
 async def list_stakeholders(session: Session, caller: CurrentCaller, paging: Paging, kind: Kind | None = None,
                             country: CountryCode | None = None, city: str | None = None,
-                            specialty: SpecialtyCode | None = None,
-                            status: StakeholderStatus | None = None) -> Page[StakeholderOut]:
+                            specialty: SpecialtyCode | None = None, status: StakeholderStatus | None = None,
+                            proposal: ProposalState | None = None) -> Page[StakeholderOut]:
     rows, cursor = await stakeholders.list_(session, caller=caller, paging=paging, kind=kind, country=country,
-                                            city=city, specialty=specialty, status=status)
-    return Page[StakeholderOut](items=[StakeholderOut.model_validate(r) for r in rows], next_cursor=cursor)
+                                            city=city, specialty=specialty, status=status, proposal=proposal)
+    return Page[StakeholderOut](items=[stakeholders.present(caller, r) for r in rows], next_cursor=cursor)
 
 
 @router.get("/stakeholders/{stakeholder_id}", response_model=StakeholderOut, tags=["stakeholders"],
             summary="One stakeholder")
-async def get_stakeholder(stakeholder: VisibleStakeholder, response: Response) -> StakeholderOut:
+async def get_stakeholder(stakeholder: VisibleStakeholder, caller: CurrentCaller,
+                          response: Response) -> StakeholderOut:
     set_etag(response, stakeholder.version)
-    return StakeholderOut.model_validate(stakeholder)
+    return stakeholders.present(caller, stakeholder)
 
 
 @router.patch("/stakeholders/{stakeholder_id}", response_model=StakeholderOut, tags=["stakeholders"],
-              summary="Change a stakeholder (If-Match honoured); a provider only its own services")
+              summary="Change a stakeholder (If-Match honoured)",
+              description="Staff change any field at once. A provider changes its own `name`, `city` and "
+                          "`languages` at once; its `specialties` and `kind` become a pending proposal "
+                          "(`proposed_specialties`, `proposed_kind`) that counts for nothing until staff "
+                          "approve it. A new proposal replaces the pending one; the approved values withdraw it.")
 async def update_stakeholder(stakeholder_id: OwnStakeholderId, patch: StakeholderPatch, session: Session,
                              caller: CurrentCaller, vocabulary: Vocabulary, segmentation: Segmentation,
                              response: Response, if_match: IfMatch = None) -> StakeholderOut:
@@ -135,7 +153,30 @@ async def update_stakeholder(stakeholder_id: OwnStakeholderId, patch: Stakeholde
     stakeholder = await stakeholders.update(session, caller=caller, stakeholder=stakeholder, patch=patch,
                                             known_specialties=known)
     set_etag(response, stakeholder.version)
-    return StakeholderOut.model_validate(stakeholder)
+    return stakeholders.present(caller, stakeholder)
+
+
+@router.post("/stakeholders/{stakeholder_id}/proposal/approve", response_model=StakeholderOut,
+             tags=["stakeholders"], summary="Approve the pending proposal (staff; If-Match honoured)",
+             description="Applies the proposed specialties and kind; packages that depended on a dropped "
+                         "specialty are withdrawn. 409 when no proposal is pending.")
+async def approve_proposal(caller: RequireStaff, stakeholder: LockedStakeholder, session: Session,
+                           response: Response, decision: ApprovalIn | None = None) -> StakeholderOut:
+    stakeholder = await proposals.approve(session, caller=caller, stakeholder=stakeholder,
+                                          reason=decision.reason if decision else None)
+    set_etag(response, stakeholder.version)
+    return stakeholders.present(caller, stakeholder)
+
+
+@router.post("/stakeholders/{stakeholder_id}/proposal/reject", response_model=StakeholderOut,
+             tags=["stakeholders"], summary="Reject the pending proposal with a reason (staff; If-Match honoured)",
+             description="The approved record stays as it is; the reason is kept in `proposal_decision`. "
+                         "409 when no proposal is pending.")
+async def reject_proposal(caller: RequireStaff, stakeholder: LockedStakeholder, rejection: RejectionIn,
+                          session: Session, response: Response) -> StakeholderOut:
+    stakeholder = await proposals.reject(session, caller=caller, stakeholder=stakeholder, reason=rejection.reason)
+    set_etag(response, stakeholder.version)
+    return stakeholders.present(caller, stakeholder)
 
 
 # -- capacity -----------------------------------------------------------------------------------

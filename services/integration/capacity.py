@@ -97,7 +97,7 @@ def _check(raw: Any, vocabulary: frozenset[str] | None, offered: frozenset[str],
     if not isinstance(specialty, str) or (vocabulary is not None and specialty not in vocabulary):
         return f"unknown specialty {specialty!r}"
     if specialty not in offered:
-        return f"the stakeholder does not offer {specialty!r} (add it to its specialties first)"
+        return f"the stakeholder does not offer {specialty!r} (not among its approved specialties)"
     if not isinstance(day, str):
         return _BAD_DATE
     parsed = days.get(day)

@@ -25,6 +25,31 @@ def stakeholder_updated(session: AsyncSession, stakeholder: Stakeholder, changed
                   data={**_stakeholder(stakeholder), "changed": changed})
 
 
+def _proposal(s: Stakeholder, specialties: list[str] | None, kind: str | None) -> dict[str, Any]:
+    # Ids and codes only: a rejection's reason is free text and stays on the record.
+    return {"stakeholder_id": s.id, "proposed_specialties": specialties, "proposed_kind": kind,
+            "version": s.version}
+
+
+def proposal_submitted(session: AsyncSession, stakeholder: Stakeholder) -> None:
+    outbox.record(session, type="stakeholder.proposal_submitted", subject=stakeholder.id, data={
+        **_proposal(stakeholder, stakeholder.proposed_specialties, stakeholder.proposed_kind),
+        "proposed_by": stakeholder.proposed_by})
+
+
+def proposal_withdrawn(session: AsyncSession, stakeholder: Stakeholder) -> None:
+    outbox.record(session, type="stakeholder.proposal_withdrawn", subject=stakeholder.id,
+                  data={"stakeholder_id": stakeholder.id, "version": stakeholder.version})
+
+
+def proposal_decided(session: AsyncSession, stakeholder: Stakeholder, *, outcome: str,
+                     specialties: list[str] | None, kind: str | None) -> None:
+    """``stakeholder.proposal_approved`` or ``stakeholder.proposal_rejected``."""
+    outbox.record(session, type=f"stakeholder.proposal_{outcome}", subject=stakeholder.id,
+                  data={**_proposal(stakeholder, specialties, kind),
+                        "decided_by": (stakeholder.proposal_decision or {}).get("decided_by")})
+
+
 def capacity_updated(session: AsyncSession, *, stakeholder_id: str, rows: Sequence[Any], inserted: int,
                      updated: int, rejected: int) -> None:
     """One event a batch: who, which specialties, which dates, how many rows."""

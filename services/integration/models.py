@@ -28,6 +28,13 @@ class Stakeholder(Versioned, Base):
     languages: Mapped[list[str]] = mapped_column(sa.JSON)
     specialties: Mapped[list[str]] = mapped_column(sa.JSON)
     status: Mapped[str] = mapped_column(sa.String(20), index=True)
+    # A provider's own change of specialties or kind waits here for staff (proposals.py);
+    # everything that counts reads the approved columns above. Pending iff proposed_at is set.
+    proposed_specialties: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    proposed_kind: Mapped[str | None] = mapped_column(sa.String(20))
+    proposed_by: Mapped[str | None] = mapped_column(sa.String(64))
+    proposed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    proposal_decision: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     offered: Mapped[list[StakeholderSpecialty]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
 

@@ -2,13 +2,15 @@
 
 A package is published only while every stakeholder in it is active; it is withdrawn
 (with the reason) the moment one is not, and published again when all are back.
-Totals are converted with the FX table in ``Decimal`` and rounded once, at the end.
+Totals are converted with the FX table in ``Decimal`` and rounded once, at the end. Rates
+and prices are bounded where they are written (schemas.py) so that every total can be
+given; a total that still cannot (a rate no bound ever allowed) is a 422 for that request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pentad.errors import Conflict, FieldError, Invalid, NotFound
 from pentad.identity import Caller
 from pentad.ids import new_id
-from pentad.money import CENT, MissingRate, Money, Total, convert
+from pentad.money import MissingRate, Money, Total, Unconvertible, convert, parse_rate, to_cents
+from pentad.money import total as sum_of
 from pentad.pagination import PageParams, paginate
 from services.integration import events
 from services.integration.models import FxTableRecord, Package, PackageStakeholder, Stakeholder
@@ -176,7 +179,8 @@ async def replace_fx(session: AsyncSession, *, fx_in: FxRates) -> FxTableRecord:
 
 
 def rates_of(table: FxTableRecord) -> dict[str, Decimal]:
-    return {c: Decimal(r) for c, r in table.rates.items()}
+    """The table's usable rates: one that is not a positive number counts as missing."""
+    return {c: rate for c, r in table.rates.items() if (rate := parse_rate(r)) is not None}
 
 
 def present(package: Package, table: FxTableRecord, currency: str | None = None) -> PackageOut:
@@ -184,15 +188,17 @@ def present(package: Package, table: FxTableRecord, currency: str | None = None)
     target = currency or package.currency
     rates = rates_of(table)
     used: set[str] = set()
-    total = Decimal(0)
+    parts = []
     errors = []
     for i, component in enumerate(package.components):
         price = Money.model_validate(component["price"])
         try:
-            total += convert(price.amount, source=price.currency, target=target, base=table.base, rates=rates)
+            parts.append(convert(price.amount, source=price.currency, target=target, base=table.base, rates=rates))
         except MissingRate as exc:
             errors.append(FieldError(field=f"components.{i}.price.currency", value=exc.currency,
                                      message="no FX rate for this currency (PUT /fx-rates)"))
+        except Unconvertible:
+            raise _too_large(package, target) from None
         if price.currency != target:
             used.update({price.currency, target} - {table.base})
     if errors:
@@ -200,6 +206,20 @@ def present(package: Package, table: FxTableRecord, currency: str | None = None)
     return PackageOut.model_validate({
         **{k: getattr(package, k) for k in ("id", "name", "specialty", "components", "status", "status_reason",
                                             "created_at", "updated_at")},
-        "currency": target,
-        "total": Total(amount=total.quantize(CENT, rounding=ROUND_HALF_EVEN), currency=target),
+        "currency": target, "total": Total(amount=_rounded_total(package, parts, target), currency=target),
         "fx_rates": {c: rates[c] for c in sorted(used)}, "fx_base": table.base})
+
+
+def _rounded_total(package: Package, parts: list[Decimal], target: str) -> Decimal:
+    try:
+        return to_cents(sum_of(parts, target), target)
+    except Unconvertible:
+        raise _too_large(package, target) from None
+
+
+def _too_large(package: Package, target: str) -> Invalid:
+    """Only rates beyond every write-time bound lead here: the one request is refused, never a 500."""
+    return Invalid(f"Package {package.id}'s total is too large to give in {target} with the FX table as it "
+                   "stands (PUT /fx-rates).", errors=[FieldError(
+                       field="query.currency", value=target,
+                       message=f"package {package.id}: total beyond what can be shown in this currency")])

@@ -54,8 +54,8 @@ class StakeholderIn(BaseModel):
 
 
 class StakeholderPatch(BaseModel):
-    """Fields to change; lists are replaced whole. Providers may change only their own
-    ``name``, ``city``, ``languages`` and ``specialties``."""
+    """Fields to change; lists are replaced whole. A provider changes its own ``name``, ``city``
+    and ``languages``; its ``specialties`` and ``kind`` become a proposal for staff to decide."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -75,15 +75,58 @@ class StakeholderPatch(BaseModel):
     _not_null = not_null("kind", "name", "country", "city", "languages", "specialties", "status")
 
 
-PROVIDER_EDITABLE = frozenset({"name", "city", "languages", "specialties"})
+# What a provider's own PATCH applies at once, and what it only proposes (see proposals.py).
+PROVIDER_EDITABLE = frozenset({"name", "city", "languages"})
+PROVIDER_PROPOSABLE = frozenset({"specialties", "kind"})
+
+
+class ProposalState(StrEnum):
+    pending = "pending"
+    none = "none"
+
+
+class ProposalOutcome(StrEnum):
+    approved = "approved"
+    rejected = "rejected"
+
+
+class ProposalDecision(BaseModel):
+    """What staff last decided on this stakeholder's proposal, and why."""
+
+    outcome: ProposalOutcome
+    reason: str | None
+    specialties: list[str] | None = Field(description="The specialties that were proposed (null: unchanged).")
+    kind: Kind | None = Field(description="The kind that was proposed (null: unchanged).")
+    decided_by: str = Field(description="The staff key that decided.")
+    decided_at: datetime
+
+
+class ApprovalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(None, min_length=1, max_length=500)
+
+
+class RejectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, description="Told to the provider.")
 
 
 class StakeholderOut(StakeholderIn):
+    """The approved record (what is listed, counted and bookable) and any pending proposal."""
+
     model_config = ConfigDict(from_attributes=True, extra="ignore")
 
     id: str
     created_at: datetime
     updated_at: datetime
+    proposed_specialties: list[str] | None = Field(
+        None, description="Specialties the provider asked for; they count for nothing until staff approve them.")
+    proposed_kind: Kind | None = Field(None, description="The kind the provider asked for; likewise.")
+    proposed_by: str | None = Field(None, description="The key that made the pending proposal.")
+    proposed_at: datetime | None = Field(None, description="When; null when no proposal is pending.")
+    proposal_decision: ProposalDecision | None = Field(None, description="Staff's last decision on a proposal.")
 
 
 # -- capacity ---------------------------------------------------------------------------------
@@ -186,8 +229,16 @@ class PackagePatch(BaseModel):
     _not_null = not_null("name", "status")
 
 
-Rate = Annotated[Decimal, Field(gt=0, max_digits=20, decimal_places=10, allow_inf_nan=False),
-                 PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json")]
+# Bounds on what a rate may be written as. With amounts within ``Amount`` (< 1e14, 4 decimals)
+# and at most 20 components, the widest cross rate (1e12) gives totals of at most 30 digits,
+# which ``pentad.money.CONTEXT`` holds: every total can be given. Rates between currencies
+# in use sit far inside these bounds.
+RATE_MIN, RATE_MAX = Decimal("0.000001"), Decimal("1000000")
+_show_rate = PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json")
+RateIn = Annotated[Decimal, Field(ge=RATE_MIN, le=RATE_MAX, max_digits=17, decimal_places=10, allow_inf_nan=False),
+                   _show_rate]
+# What reads back: rates stored before these bounds existed must still read.
+Rate = Annotated[Decimal, _show_rate]
 
 
 class PackageOut(BaseModel):
@@ -209,11 +260,21 @@ class PackageOut(BaseModel):
 
 # -- FX ---------------------------------------------------------------------------------------
 
-class FxRates(BaseModel):
+class FxTable(BaseModel):
+    """An FX table as it reads back (and as Segmentation's attractiveness takes it)."""
+
+    base: str
+    rates: dict[str, Rate] = Field(description="Units of each currency that one `base` buys.")
+
+
+class FxRates(FxTable):
+    """An FX table as ``PUT /fx-rates`` takes it: codes and rates checked."""
+
     model_config = ConfigDict(extra="forbid")
 
     base: CurrencyCode
-    rates: dict[CurrencyCode, Rate] = Field(description="Units of each currency that one `base` buys.")
+    rates: dict[CurrencyCode, RateIn] = Field(description="Units of each currency that one `base` buys: "
+                                              "from 0.000001 to 1000000, at most 10 decimals.")
 
     @model_validator(mode="after")
     def _base_is_one(self) -> FxRates:
@@ -223,7 +284,7 @@ class FxRates(BaseModel):
         return self
 
 
-class FxRatesOut(FxRates):
+class FxRatesOut(FxTable):
     updated_at: datetime
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +18,10 @@ from services.integration import events, packages
 from services.integration.models import Stakeholder, StakeholderSpecialty
 from services.integration.schemas import (
     PROVIDER_EDITABLE,
+    PROVIDER_PROPOSABLE,
+    ProposalState,
     StakeholderIn,
+    StakeholderOut,
     StakeholderPatch,
     StakeholderStatus,
 )
@@ -45,6 +50,17 @@ def ensure_own(caller: Caller, stakeholder_id: str) -> None:
     raise Forbidden("Only DMO staff or this stakeholder's own provider key may do this.")
 
 
+_PROPOSAL_FIELDS = ("proposed_specialties", "proposed_kind", "proposed_by", "proposed_at", "proposal_decision")
+
+
+def present(caller: Caller, stakeholder: Stakeholder) -> StakeholderOut:
+    """The record as this caller may read it: proposals are between a provider and the DMO."""
+    out = StakeholderOut.model_validate(stakeholder)
+    if caller.role == Role.facilitator:
+        out = out.model_copy(update=dict.fromkeys(_PROPOSAL_FIELDS))
+    return out
+
+
 # -- the register -------------------------------------------------------------------------------
 
 async def create(session: AsyncSession, *, stakeholder_in: StakeholderIn, known_specialties: Collection[str]
@@ -65,12 +81,19 @@ async def get_or_raise(session: AsyncSession, *, stakeholder_id: str, for_update
 
 async def list_(session: AsyncSession, *, caller: Caller, paging: PageParams, kind: str | None = None,
                 country: str | None = None, city: str | None = None, specialty: str | None = None,
-                status: str | None = None) -> tuple[Sequence[Stakeholder], str | None]:
+                status: str | None = None, proposal: ProposalState | None = None
+                ) -> tuple[Sequence[Stakeholder], str | None]:
+    """Filters read the approved record only: a pending proposal lists nothing under its values."""
     stmt = sa.select(Stakeholder)
     if caller.role == Role.provider:
         stmt = stmt.where(Stakeholder.id == caller.stakeholder_id)
     elif caller.role == Role.facilitator:
+        if proposal is not None:
+            raise Forbidden("Proposals are between a provider and DMO staff.")
         status = StakeholderStatus.active.value
+    if proposal is not None:
+        pending = Stakeholder.proposed_at.is_not(None)
+        stmt = stmt.where(pending if proposal == ProposalState.pending else ~pending)
     for column, value in ((Stakeholder.kind, kind), (Stakeholder.country, country), (Stakeholder.city, city),
                           (Stakeholder.status, status)):
         if value:
@@ -82,20 +105,73 @@ async def list_(session: AsyncSession, *, caller: Caller, paging: PageParams, ki
 
 
 async def update(session: AsyncSession, *, caller: Caller, stakeholder: Stakeholder, patch: StakeholderPatch,
-                 known_specialties: Collection[str]) -> Stakeholder:
+                 known_specialties: Collection[str], now: datetime | None = None) -> Stakeholder:
+    """Staff change anything at once. A provider changes its own name, city and languages at
+    once, while its specialties and kind only become a proposal (see ``proposals.py``)."""
     changes = patch.model_dump(mode="json", exclude_unset=True)
     ensure_own(caller, stakeholder.id)
-    if not caller.is_staff and (forbidden := sorted(changes.keys() - PROVIDER_EDITABLE)):
-        raise Forbidden(f"Only DMO staff may change: {', '.join(forbidden)}.")
     if "specialties" in changes:
         check_specialties(changes["specialties"], known_specialties)
+    proposal_event = None
+    if not caller.is_staff:
+        if forbidden := sorted(changes.keys() - PROVIDER_EDITABLE - PROVIDER_PROPOSABLE):
+            raise Forbidden(f"Only DMO staff may change: {', '.join(forbidden)}.")
+        if proposed := {f: changes.pop(f) for f in PROVIDER_PROPOSABLE & changes.keys()}:
+            proposal_event = _propose(stakeholder, caller=caller, proposed=proposed, now=now or datetime.now(UTC))
+    await apply(session, stakeholder=stakeholder, changes=changes)
+    if proposal_event:
+        proposal_event(session, stakeholder)
+    return stakeholder
+
+
+async def apply(session: AsyncSession, *, stakeholder: Stakeholder, changes: dict[str, Any]) -> Stakeholder:
+    """Change the approved record (and write whatever else changed on it: one version step);
+    packages follow a change of status, kind or specialties."""
+    if "specialties" in changes:
         stakeholder.offered = [StakeholderSpecialty(specialty=s) for s in changes["specialties"]]
     delivery_changed = any(changes.get(f, getattr(stakeholder, f)) != getattr(stakeholder, f)
                            for f in ("status", "kind", "specialties"))
     for field, value in changes.items():
         setattr(stakeholder, field, value)
     await session.flush()
-    events.stakeholder_updated(session, stakeholder, sorted(changes))
+    if changes:
+        events.stakeholder_updated(session, stakeholder, sorted(changes))
     if delivery_changed:
         await packages.follow_stakeholder(session, stakeholder=stakeholder)
     return stakeholder
+
+
+def _propose(stakeholder: Stakeholder, *, caller: Caller, proposed: dict[str, Any], now: datetime
+             ) -> Callable[[AsyncSession, Stakeholder], None] | None:
+    """Set the pending proposal; the event to record once written, if any.
+
+    Values equal to the approved ones are no proposal: a provider system that re-sends its
+    whole record proposes nothing, and sending the approved values withdraws a pending one.
+    The same proposal again (a retry) changes nothing; another replaces the pending one."""
+    specialties, kind = proposed.get("specialties"), proposed.get("kind")
+    if specialties is not None and set(specialties) == set(stakeholder.specialties):
+        specialties = None
+    if kind == stakeholder.kind:
+        kind = None
+    if _same(specialties, kind, stakeholder.proposed_specialties, stakeholder.proposed_kind):
+        return None
+    if specialties is None and kind is None:
+        clear_proposal(stakeholder)
+        return events.proposal_withdrawn
+    stakeholder.proposed_specialties, stakeholder.proposed_kind = specialties, kind
+    stakeholder.proposed_by, stakeholder.proposed_at = caller.key_id, now
+    return events.proposal_submitted
+
+
+def _same(specialties: list[str] | None, kind: str | None, pending_specialties: list[str] | None,
+          pending_kind: str | None) -> bool:
+    """Whether a proposal is the pending one (nothing and nothing pending are the same too)."""
+    def key(codes: list[str] | None, k: str | None) -> tuple[frozenset[str] | None, str | None]:
+        return (None if codes is None else frozenset(codes)), k
+
+    return key(specialties, kind) == key(pending_specialties, pending_kind)
+
+
+def clear_proposal(stakeholder: Stakeholder) -> None:
+    stakeholder.proposed_specialties = stakeholder.proposed_kind = None
+    stakeholder.proposed_by = stakeholder.proposed_at = None

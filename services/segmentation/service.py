@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pentad import orm
 from pentad.errors import Conflict, unknown_codes
 from pentad.ids import new_id
-from pentad.money import MissingRate, convert
+from pentad.money import MissingRate, Unconvertible, convert, to_cents
 from pentad.pagination import PageParams, paginate
-from services.integration.schemas import Coverage, FxRates
+from services.integration.schemas import Coverage, FxTable
 from services.segmentation import events
 from services.segmentation.models import Segment, SegmentTag, Specialty
 from services.segmentation.schemas import (
@@ -132,7 +132,7 @@ def _component(name: str, raw: str | None, normalised: float | None, explanation
                      contribution=round((value or 0.0) * weight, 4), explanation=explanation)
 
 
-def attractiveness(segment: SegmentOut, *, fx: FxRates, coverage: Sequence[Coverage]) -> Attractiveness:
+def attractiveness(segment: SegmentOut, *, fx: FxTable, coverage: Sequence[Coverage]) -> Attractiveness:
     demand = segment.demand
     components = [
         _size(demand.annual_patients if demand else None),
@@ -153,15 +153,19 @@ def _size(patients: int | None) -> Component:
                       "patients a year; 100,000 or more scores 1")
 
 
-def _value(avg_spend: Any, fx: FxRates) -> Component:
+def _value(avg_spend: Any, fx: FxTable) -> Component:
     if avg_spend is None:
         return _component("value", None, None, "no average spend in the demand estimate")
     try:
-        eur = convert(avg_spend.amount, source=avg_spend.currency, target="EUR", base=fx.base, rates=fx.rates)
+        eur = to_cents(convert(avg_spend.amount, source=avg_spend.currency, target="EUR", base=fx.base,
+                               rates=fx.rates))
     except MissingRate as exc:
         return _component("value", f"{avg_spend.amount} {avg_spend.currency}", None,
                           f"no FX rate for {exc.currency} in the DMO's table (PUT /integration/fx-rates)")
-    return _component("value", f"{eur.quantize(Decimal('0.01'))} EUR", float(eur / VALUE_SATURATION),
+    except Unconvertible:
+        return _component("value", f"{avg_spend.amount} {avg_spend.currency}", None,
+                          "too large in EUR with the DMO's FX table as it stands (PUT /integration/fx-rates)")
+    return _component("value", f"{eur} EUR", float(eur / VALUE_SATURATION),
                       "average spend per patient in EUR; 15,000 or more scores 1")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.pillars import start_pair
+from tests.pillars import Pair, start_pair
 
 
 @pytest.fixture
@@ -19,3 +19,11 @@ async def own_integ(databases, tmp: Path) -> AsyncIterator[httpx.AsyncClient]:
         own = await start_pair(stack, databases, tmp)
         async with own.client("integration") as c:
             yield c
+
+
+@pytest.fixture
+async def own_pair(databases, tmp: Path) -> AsyncIterator[Pair]:
+    """Segmentation and Integration on databases of this test alone: for exact destination-wide
+    figures (coverage) and for rows a test writes to the database itself."""
+    async with AsyncExitStack() as stack:
+        yield await start_pair(stack, databases, tmp)

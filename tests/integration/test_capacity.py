@@ -339,9 +339,13 @@ async def test_coverage_counts_providers_and_fresh_capacity_this_week(integ: htt
         {"specialty": "zz_not_a_specialty", "providers": 0, "providers_with_fresh_capacity": 0,
          "weekly_fresh_slots": 0}]
 
-    # A provider that stops offering the specialty stops counting, whatever rows it left.
+    # A provider that stops offering the specialty stops counting, whatever rows it left,
+    # once staff approve: its own proposal changes nothing.
+    counted = await coverage(integ, x)
     r = await integ.patch(f"/stakeholders/{a}", json={"specialties": ["orthopaedics"]}, auth=as_(a))
     assert r.status_code == 200
+    assert await coverage(integ, x) == counted
+    assert (await integ.post(f"/stakeholders/{a}/proposal/approve")).status_code == 200
     assert (await coverage(integ, x))[x] == {"specialty": x, "providers": 2, "providers_with_fresh_capacity": 0,
                                              "weekly_fresh_slots": 0}
     assert (await integ.patch(f"/stakeholders/{gone}", json={"status": "active"})).status_code == 200

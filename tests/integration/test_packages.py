@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from services.integration.models import FxTableRecord
 from tests.integration.helpers import as_, listed, register, stakeholder_body
-from tests.pillars import FAC, PROBLEM, feed, last_seq, money, unique
+from tests.pillars import FAC, PROBLEM, Pair, feed, last_seq, money, unique
 from tests.support import SignedAs, facilitator, provider
 
 # -- packages -----------------------------------------------------------------------------------
@@ -356,7 +359,7 @@ async def test_fx_table_must_keep_the_currencies_published_packages_use(own_inte
     assert (await integ.get("/packages", params={"currency": "GBP"})).status_code == 200
 
 
-async def test_a_provider_dropping_the_specialty_withdraws_its_packages(integ: httpx.AsyncClient) -> None:
+async def test_an_approved_drop_of_a_specialty_withdraws_its_packages(integ: httpx.AsyncClient) -> None:
     await integ.put("/fx-rates", json={"base": "EUR", "rates": {"USD": "1.08", "GBP": "0.85", "CHF": "0.94",
                                                                 "SEK": "11.2", "NOK": "11.7", "DKK": "7.46"}})
     clinic = (await integ.post("/stakeholders", json={
@@ -369,10 +372,14 @@ async def test_a_provider_dropping_the_specialty_withdraws_its_packages(integ: h
     assert package["status"] == "published"
     async with httpx.AsyncClient(base_url=str(integ.base_url), auth=as_(clinic)) as own:
         assert (await own.patch(f"/stakeholders/{clinic}", json={"specialties": ["checkups"]})).status_code == 200
+        assert (await integ.get(f"/packages/{package['id']}")).json()["status"] == "published"  # only proposed
+        assert (await integ.post(f"/stakeholders/{clinic}/proposal/approve")).status_code == 200
         after = (await integ.get(f"/packages/{package['id']}")).json()
         assert after["status"] == "withdrawn" and "no longer able to deliver" in after["status_reason"]
         assert (await own.patch(f"/stakeholders/{clinic}", json={"specialties": ["checkups", "ophthalmology"]})
                 ).status_code == 200
+        assert (await integ.get(f"/packages/{package['id']}")).json()["status"] == "withdrawn"
+    assert (await integ.post(f"/stakeholders/{clinic}/proposal/approve")).status_code == 200
     assert (await integ.get(f"/packages/{package['id']}")).json()["status"] == "published"
 
 
@@ -410,3 +417,57 @@ async def test_fx_table_keeps_currencies_of_withdrawn_packages_too(own_integ: ht
     assert (await integ.patch(f"/stakeholders/{hotel}", json={"status": "active"})).status_code == 200
     listed = await integ.get("/packages", params={"limit": 500}, auth=FAC)
     assert listed.status_code == 200 and package["id"] in {p["id"] for p in listed.json()["items"]}
+
+
+# -- extreme but valid FX rates ------------------------------------------------------------------
+
+async def _store_rates(pair: Pair, rates: dict[str, str]) -> None:
+    """Rates written before the write-time bounds existed, straight into the FX table."""
+    engine = create_async_engine(pair.databases["integration"])
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.update(FxTableRecord.__table__).values(base="EUR", rates=rates))
+    finally:
+        await engine.dispose()
+
+
+async def test_fx_rates_out_of_bounds_are_a_422_at_write_time(own_integ: httpx.AsyncClient) -> None:
+    integ = own_integ
+    for rate in ("0.0000000001", "0.0000009", "1000000.01", "9999999999", "1.00000000001"):
+        r = await integ.put("/fx-rates", json={"base": "EUR", "rates": {"USD": "1.08", "JPY": rate}})
+        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, (rate, r.text)
+        assert [e["field"] for e in r.json()["errors"]] == ["rates.JPY"], r.json()
+    r = await integ.put("/fx-rates", json={"base": "EUR", "rates": {"JPY": "1000000", "XAU": "0.000001"}})
+    assert r.status_code == 200, r.text
+    assert r.json()["rates"] == {"JPY": "1000000", "XAU": "0.000001"}
+
+
+async def test_extreme_rates_never_break_the_package_list(own_pair: Pair) -> None:
+    async with own_pair.client("integration") as integ:
+        assert (await integ.put("/fx-rates", json={"base": "EUR", "rates": {"USD": "1.08", "GBP": "0.85"}})
+                ).status_code == 200
+        clinic = (await register(integ, kind="clinic", specialties=["checkups"]))["id"]
+        top = money("99999999999999.9999", "USD")
+        r = await integ.post("/packages", json={"name": unique("Huge"), "specialty": "checkups", "components": [
+            {"kind": "treatment", "stakeholder_id": clinic, "description": "a", "price": top},
+            {"kind": "aftercare", "stakeholder_id": clinic, "description": "b", "price": top}]})
+        assert r.status_code == 201, r.text
+        package = r.json()["id"]
+        # The widest rates the old bounds took (10 decimals, 20 digits): a total of ~2e34 GBP.
+        await _store_rates(own_pair, {"USD": "0.0000000001", "GBP": "9999999999.9999999999"})
+        for path in ("/packages", f"/packages/{package}"):
+            for currency in ({}, {"currency": "GBP"}, {"currency": "USD"}):
+                r = await integ.get(path, params=currency)
+                assert r.status_code == 200, (path, currency, r.text)
+        gbp = (await integ.get(f"/packages/{package}", params={"currency": "GBP"})).json()["total"]
+        with localcontext() as exact:
+            exact.prec = 80
+            expected = (2 * Decimal("99999999999999.9999") / Decimal("0.0000000001")
+                        * Decimal("9999999999.9999999999")).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+        assert gbp == money(format(expected, "f"), "GBP")
+        # A rate no bound ever allowed (hand-edited): that one conversion is a 422, never a 500.
+        await _store_rates(own_pair, {"USD": "0." + "0" * 70 + "1", "GBP": "0.85"})
+        for path in ("/packages", f"/packages/{package}"):
+            r = await integ.get(path, params={"currency": "GBP"})
+            assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, (path, r.text)
+            assert r.json()["errors"][0]["field"] == "query.currency", r.json()

@@ -1,16 +1,20 @@
-"""Fast unit tests of Integration's pure functions: row checks, deliverability, totals."""
+"""Fast unit tests of Integration's pure functions: row checks, deliverability, totals, money edges."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation, localcontext
 from types import SimpleNamespace
 
 import pytest
+from pydantic import ValidationError
 
+from pentad import money
 from pentad.errors import Invalid
+from pentad.money import CENT
 from services.integration import capacity, packages
 from services.integration.capacity import Row, check_rows, parse_batch
+from services.integration.schemas import RATE_MAX, RATE_MIN, FxRates
 
 TODAY = date(2026, 6, 1)
 VOCABULARY = frozenset({"orthopaedics", "cardiology", "oncology"})
@@ -27,7 +31,7 @@ def _row(specialty: object = "orthopaedics", day: object = "2026-06-02", total: 
     ({"specialty": "orthopaedics"}, "missing date, slots_available, slots_total"),
     ({**_row(), "extra": 1}, "unexpected extra"),
     (_row(specialty="no_such"), "unknown specialty 'no_such'"),
-    (_row(specialty="oncology"), "the stakeholder does not offer 'oncology' (add it to its specialties first)"),
+    (_row(specialty="oncology"), "the stakeholder does not offer 'oncology' (not among its approved specialties)"),
     (_row(day=20260602), "date must be YYYY-MM-DD"),
     (_row(day="2026-W23-1"), "date must be YYYY-MM-DD"),
     (_row(day="2026-02-30"), "date must be YYYY-MM-DD"),
@@ -109,3 +113,69 @@ def test_package_totals_convert_through_the_base_and_round_once() -> None:
     assert out.fx_rates == {"GBP": Decimal("0.8"), "USD": Decimal("1.1")}
     with pytest.raises(Invalid):
         packages.present(package, table, "JPY")  # type: ignore[arg-type]
+
+
+# -- money arithmetic at the edges -----------------------------------------------------------------
+
+TOP = Decimal("99999999999999.9999")  # the largest amount a price may have (18 digits, 4 decimals)
+
+
+def _priced(*prices: tuple[str, str], currency: str = "EUR") -> SimpleNamespace:
+    return SimpleNamespace(id="pkg_1", name="p", specialty="orthopaedics", status="published", status_reason=None,
+                           created_at=datetime.now(UTC), updated_at=datetime.now(UTC), currency=currency,
+                           components=[{"kind": "treatment", "stakeholder_id": "h", "description": "d",
+                                        "price": {"amount": amount, "currency": c}} for amount, c in prices])
+
+
+def test_the_default_decimal_context_cannot_round_a_large_total() -> None:
+    # Why money has its own context: 28 digits do not hold a 28-digit amount and its cents.
+    huge = Decimal(20) * TOP * Decimal(10) ** 12
+    with localcontext() as default:
+        default.prec = 28
+        with pytest.raises(InvalidOperation):
+            huge.quantize(CENT)
+    assert money.to_cents(huge) == Decimal("1999999999999999998000000000.00")
+
+
+def test_the_largest_total_the_write_bounds_allow_is_exact() -> None:
+    # 20 components at the top amount, from the cheapest currency into the dearest.
+    table = SimpleNamespace(base="EUR", rates={"XAU": str(RATE_MIN), "JPY": str(RATE_MAX)})
+    out = packages.present(_priced(*[(str(TOP), "XAU")] * 20), table, "JPY")  # type: ignore[arg-type]
+    assert out.total.amount == Decimal("1999999999999999998000000000.00")
+    assert out.total.model_dump(mode="json") == {"amount": "1999999999999999998000000000.00",
+                                                 "currency": "JPY"}
+
+
+def test_a_conversion_beyond_any_bound_is_a_422_naming_the_currency() -> None:
+    table = SimpleNamespace(base="EUR", rates={"XAU": "1E-80", "JPY": "1E+80"})
+    with pytest.raises(Invalid) as caught:
+        packages.present(_priced((str(TOP), "XAU")), table, "JPY")  # type: ignore[arg-type]
+    assert [(e.field, e.value) for e in caught.value.errors or []] == [("query.currency", "JPY")]
+
+
+@pytest.mark.parametrize("stored", ["0", "-1.5", "NaN", "Infinity", "lots", ""])
+def test_a_stored_rate_that_is_not_a_rate_counts_as_missing(stored: str) -> None:
+    table = SimpleNamespace(base="EUR", rates={"GBP": stored})
+    assert packages.rates_of(table) == {}  # type: ignore[arg-type]
+    with pytest.raises(Invalid) as caught:
+        packages.present(_priced(("10", "GBP")), table)  # type: ignore[arg-type]
+    assert caught.value.errors and caught.value.errors[0].field == "components.0.price.currency"
+
+
+@pytest.mark.parametrize(("rate", "ok"), [
+    (str(RATE_MIN), True), (str(RATE_MAX), True), ("1.0812", True), ("0.1234567891", True),
+    ("0.0000009999", False), ("1000000.0000000001", False), ("0.12345678901", False), ("0", False),
+])
+def test_rates_are_bounded_at_write_time(rate: str, ok: bool) -> None:
+    if ok:
+        assert FxRates(base="EUR", rates={"USD": rate}).rates == {"USD": Decimal(rate)}
+    else:
+        with pytest.raises(ValidationError):
+            FxRates(base="EUR", rates={"USD": rate})
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    (Decimal("1E+40"), "1" + "0" * 40 + ".00"), (Decimal("5"), "5.00"), (Decimal("1.2345"), "1.2345"),
+])
+def test_amounts_are_shown_with_cents_however_large(value: Decimal, shown: str) -> None:
+    assert money.format_amount(value) == shown
