@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,9 @@ class Op:
     body: Body = None  # a valid minimal body, so a 422 is never taken for an authorization answer
     query: dict[str, str] | None = None
     hidden: Expect | None = None  # also called on the hidden record, expecting this
+    # Run before each call (as staff or the record's own key): what an allowed call needs to
+    # find (e.g. a pending proposal to approve), so it can answer 2xx.
+    prepare: Callable[[Seeded], Awaitable[None]] | None = None
 
 
 def _tag() -> str:
@@ -72,6 +75,29 @@ def _package(s: Seeded) -> dict[str, Any]:
     return {"name": f"Matrix package {_tag()}", "specialty": s.specialty, "components": [
         {"kind": "treatment", "stakeholder_id": s.hospital_a.id, "description": "Knee arthroscopy",
          "price": {"amount": "1800.00", "currency": "EUR"}}]}
+
+
+def _initiative(s: Seeded) -> dict[str, Any]:
+    return {"title": f"Matrix initiative {_tag()}", "segment_id": s.segment["id"], "gap": "weekly_capacity",
+            "owner": "DMO development team", "budget": {"amount": "1000.00", "currency": "EUR"},
+            "milestones": [{"title": "Recruit a clinic", "due_on": "2030-01-31"}]}
+
+
+def _assessment(s: Seeded) -> dict[str, Any]:
+    """A recorded assessment (figures of a past date): it needs no pillar but Segmentation."""
+    return {"as_of": "2026-01-01", "segments": [{"segment_id": s.segment["id"], "current": {
+        "accredited_providers": 1, "weekly_capacity": 5, "hotels": 1, "transfer_firms": 1}}]}
+
+
+async def _propose(s: Seeded) -> None:
+    """Hospital A's own key proposes a change of its specialties, so there is one to decide."""
+    async with s.client("provider_a") as provider:
+        current = (await provider.get(f"/integration/stakeholders/{s.hospital_a.id}")).json()
+        wanted = [c for c in current["specialties"] if c != "cardiology"]
+        if wanted == current["specialties"]:
+            wanted.append("cardiology")
+        r = await provider.patch(f"/integration/stakeholders/{s.hospital_a.id}", json={"specialties": wanted})
+        assert r.status_code == 200 and r.json()["proposed_specialties"] == wanted, r.text
 
 
 def _capacity(s: Seeded) -> dict[str, Any]:
@@ -116,6 +142,21 @@ TABLE: dict[tuple[str, str], Op] = {
     ("PATCH", "/integration/packages/{package_id}"): Op(STAFF, body=lambda s: {"name": f"Matrix {_tag()}"}),
     ("GET", "/integration/fx-rates"): Op(STAFF),
     ("PUT", "/integration/fx-rates"): Op(STAFF, body=lambda s: {"base": "EUR", "rates": RATES}),
+    ("GET", "/integration/capacity/weekly"): Op(STAFF, query={"specialty": "orthopaedics", "from": "2030-01-07",
+                                                               "to": "2030-02-03"}),
+    ("POST", "/integration/stakeholders/{stakeholder_id}/proposal/approve"): Op(
+        STAFF, body=lambda s: {"reason": "verified"}, prepare=_propose),
+    ("POST", "/integration/stakeholders/{stakeholder_id}/proposal/reject"): Op(
+        STAFF, body=lambda s: {"reason": "no licence on file"}, prepare=_propose),
+    # -- development: the DMO's own planning, staff only
+    ("GET", "/development/gaps"): Op(STAFF),
+    ("POST", "/development/assessments"): Op(STAFF, body=_assessment),
+    ("GET", "/development/assessments"): Op(STAFF),
+    ("GET", "/development/assessments/{assessment_id}"): Op(STAFF),
+    ("POST", "/development/initiatives"): Op(STAFF, body=_initiative),
+    ("GET", "/development/initiatives"): Op(STAFF),
+    ("GET", "/development/initiatives/{initiative_id}"): Op(STAFF),
+    ("PATCH", "/development/initiatives/{initiative_id}"): Op(STAFF, body=lambda s: {"owner": f"Team {_tag()}"}),
 }
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
@@ -159,6 +200,16 @@ def _foreign(plat: Seeded, caller: str, public: bool) -> list[str]:
     return hidden + ([] if public else [v for t in tenants for v in (t.id, t.name)])
 
 
+async def _created(plat: Seeded, path: str, body: Body) -> str:
+    """The id of a record made once (as staff) for the paths that name one."""
+    if path not in plat.extra:
+        async with plat.client("staff") as staff:
+            r = await staff.post(path, json=body(plat) if body else None)
+            assert r.status_code == 201, r.text
+            plat.extra[path] = r.json()["id"]
+    return str(plat.extra[path])
+
+
 async def _new_key(plat: Seeded, name: str) -> str:
     async with plat.client("admin") as admin:
         r = await admin.post("/gateway/keys", json={"name": name, "role": "staff"})
@@ -174,6 +225,10 @@ async def _fill(plat: Seeded, template: str, caller: str, expected: str | int, h
         path = path.replace("{package_id}", plat.withdrawn["id"] if hidden else plat.package["id"])
     if "{segment_id}" in path:
         path = path.replace("{segment_id}", plat.segment["id"])
+    for name, collection, body in (("initiative", "initiatives", _initiative),
+                                   ("assessment", "assessments", _assessment)):
+        if "{" + name + "_id}" in path:
+            path = path.replace("{" + name + "_id}", await _created(plat, f"/development/{collection}", body))
     if "{key_id}" in path:  # an allowed revocation revokes a key of its own; a denied one is tried on a victim
         if expected in (OK, PUB):
             key_id = await _new_key(plat, "matrix throwaway")
@@ -186,15 +241,16 @@ async def _fill(plat: Seeded, template: str, caller: str, expected: str | int, h
 
 
 LISTS = {"/gateway/keys", "/segmentation/specialties", "/segmentation/segments", "/integration/stakeholders",
-         "/integration/stakeholders/{stakeholder_id}/capacity", "/integration/packages"}
+         "/integration/stakeholders/{stakeholder_id}/capacity", "/integration/packages",
+         "/development/initiatives", "/development/assessments"}
 
 
 async def _state(plat: Seeded, template: str, path: str) -> tuple[int | None, Any]:
     """What a write could change: the service's feed position and the record (or list) it names."""
     service = template.split("/")[1]
     head = await plat.feed_head(service) if service in SIX else None
-    if ("GET", template) not in TABLE:  # DELETE /gateway/keys/{key_id}: the list of active keys
-        template = path = template.rsplit("/", 1)[0]
+    while ("GET", template) not in TABLE:  # e.g. DELETE /gateway/keys/{key_id}: the list of active keys
+        template, path = template.rsplit("/", 1)[0], path.rsplit("/", 1)[0]
     async with plat.client("admin") as admin:
         r = await admin.get(path, params={"limit": 500} if template in LISTS else None)
     assert r.status_code == 200, (path, r.text)
@@ -205,6 +261,8 @@ async def _call(plat: Seeded, method: str, template: str, op: Op, caller: str, e
                 hidden: bool = False) -> str | None:
     """Makes the call; returns what is wrong with the answer, or None."""
     path = await _fill(plat, template, caller, expected, hidden)
+    if op.prepare:
+        await op.prepare(plat)
     body = op.body(plat) if op.body else None
     denied_write = method != "GET" and expected not in (OK, PUB)
     before = await _state(plat, template, path) if denied_write else None
