@@ -9,7 +9,7 @@ import httpx
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pentad.errors import Forbidden, Unauthenticated
+from pentad.errors import FieldError, Forbidden, Invalid, Unauthenticated
 from pentad.identity import Caller, Role
 from pentad.settings import Settings
 from pentad.state import state_of
@@ -57,3 +57,29 @@ def require(*roles: Role) -> Callable[..., Any]:
 
 RequireStaff = Annotated[Caller, Depends(require(Role.admin, Role.staff))]
 RequireAdmin = Annotated[Caller, Depends(require(Role.admin))]
+
+
+# -- strict query strings ---------------------------------------------------------------------
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def _query_names(dependant: Any) -> frozenset[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return frozenset(names)
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """A router-wide dependency: a query parameter the route does not declare is a 422
+    naming it (the contract's inputs are strict, so a typo is never silently ignored)."""
+    route = request.scope.get("route")
+    if route is None or not request.query_params:
+        return
+    known = _QUERY_NAMES.get(id(route))
+    if known is None:
+        known = _QUERY_NAMES[id(route)] = _query_names(route.dependant)
+    if unknown := [name for name in dict.fromkeys(request.query_params.keys()) if name not in known]:
+        raise Invalid("Unknown query parameters.", errors=[
+            FieldError(field=f"query.{name}", message="unknown query parameter") for name in unknown])

@@ -14,11 +14,11 @@ from typing import Annotated
 import httpx
 import pytest
 import structlog
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, Field
 
 from pentad import outbox
-from pentad.deps import CurrentCaller, RequireStaff, Session
+from pentad.deps import CurrentCaller, RequireStaff, Session, reject_unknown_query
 from pentad.errors import Conflict
 from pentad.etag import check_if_match
 from pentad.ids import new_id
@@ -56,6 +56,19 @@ async def patch_thing(thing_id: str, _: RequireStaff,
     return {"id": thing_id}
 
 
+strict = APIRouter(dependencies=[Depends(reject_unknown_query)])
+
+
+async def _window(limit: int = 10, from_: Annotated[str | None, Query(alias="from")] = None) -> int:
+    return limit
+
+
+@strict.get("/strict")
+async def strict_list(_: CurrentCaller, limit: Annotated[int, Depends(_window)],
+                      tag: Annotated[list[str], Query()] = []) -> dict[str, object]:  # noqa: B006
+    return {"limit": limit, "tag": tag}
+
+
 @pytest.fixture
 async def app_url(databases, tmp: Path) -> str:
     return await databases.new("segmentation")
@@ -64,7 +77,7 @@ async def app_url(databases, tmp: Path) -> str:
 @pytest.fixture
 async def client(app_url: str, tmp: Path) -> AsyncIterator[httpx.AsyncClient]:
     app = build_service_app(settings_for("segmentation", app_url, tmp), title="probe",
-                            description="probe", routers=[probe])
+                            description="probe", routers=[probe, strict])
     async with asgi_client(app, STAFF) as c:
         yield c
 
@@ -298,3 +311,11 @@ async def test_replays_are_kept_for_the_retention_window_then_forgotten(client: 
     later = await client.post("/things", json={"name": "k", "size": 1}, headers=headers)
     assert later.status_code == 201 and later.json()["id"] != first.json()["id"]
     assert "idempotent-replayed" not in later.headers
+
+
+async def test_strict_routers_refuse_unknown_query_parameters(client: httpx.AsyncClient) -> None:
+    ok = await client.get("/strict", params=[("limit", 3), ("from", "x"), ("tag", "a"), ("tag", "b")])
+    assert ok.status_code == 200 and ok.json() == {"limit": 3, "tag": ["a", "b"]}
+    r = await client.get("/strict", params=[("limit", 3), ("limt", 4), ("colour", "red"), ("colour", "blue")])
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in r.json()["errors"]] == ["query.limt", "query.colour"]

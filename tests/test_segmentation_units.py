@@ -60,8 +60,12 @@ _ID = sa.Column("id", sa.String)
 _DAY, _CODE = sa.Column("day", sa.Date), sa.Column("code", sa.String)
 
 
+_SEQ = sa.Column("seq", sa.BigInteger)
+
+
 def test_cursors_round_trip_on_one_column_and_several() -> None:
     assert decode_cursor(encode_cursor(["seg_01"]), [_ID]) == ("seg_01",)
+    assert decode_cursor(encode_cursor([41]), [_SEQ]) == (41,)  # a sequence, e.g. the audit trail's
     assert decode_cursor(encode_cursor([dt.date(2026, 1, 2), "x"]), [_DAY, _CODE]) == (dt.date(2026, 1, 2), "x")
 
 
@@ -70,3 +74,8 @@ def test_cursors_round_trip_on_one_column_and_several() -> None:
 def test_cursors_this_api_did_not_give_out_are_422(cursor: str) -> None:
     with pytest.raises(Invalid):
         decode_cursor(cursor, [_DAY, _CODE])
+
+
+def test_a_sequence_cursor_must_hold_digits() -> None:
+    with pytest.raises(Invalid):
+        decode_cursor(encode_cursor(["abc"]), [_SEQ])
