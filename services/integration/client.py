@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from pydantic import BaseModel
@@ -10,15 +11,20 @@ from pentad.client import ServiceClient, UpstreamError
 from services.integration.schemas import Coverage, FxRatesOut
 
 
-class CoverageList(BaseModel):
-    items: list[Coverage]
-
-
 class StakeholderRef(BaseModel):
     id: str
     kind: str
     name: str
     status: str
+
+
+class CoverageList(BaseModel):
+    items: list[Coverage]
+
+
+class StakeholderPage(BaseModel):
+    items: list[StakeholderRef]
+    next_cursor: str | None = None
 
 
 class IntegrationClient(ServiceClient):
@@ -32,6 +38,20 @@ class IntegrationClient(ServiceClient):
             if exc.upstream_status == 404:
                 return None
             raise
+
+    async def stakeholders(self, *, status: str | None = None, kind: str | None = None) -> list[StakeholderRef]:
+        """Every stakeholder in the register (optionally of one status or kind), all pages."""
+        params: list[tuple[str, Any]] = [("limit", 500)]
+        params += [(name, value) for name, value in (("status", status), ("kind", kind)) if value]
+        found: list[StakeholderRef] = []
+        cursor: str | None = None
+        while True:
+            page = await self.get_model("/stakeholders", StakeholderPage,
+                                        params=[*params, ("cursor", cursor)] if cursor else params)
+            found += page.items
+            if page.next_cursor is None:
+                return found
+            cursor = page.next_cursor
 
     async def fx_rates(self) -> FxRatesOut:
         return await self.get_model("/fx-rates", FxRatesOut)
