@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from pentad.settings import Settings
+from services.administration.client import AdministrationClient
 from tests.administration.helpers import (
+    Trio,
     accreditation_body,
     as_facilitator,
     as_provider,
@@ -18,7 +23,7 @@ from tests.administration.helpers import (
     submit,
     verified,
 )
-from tests.pillars import feed, last_seq
+from tests.pillars import feed, last_seq, service_urls, start_pair
 
 
 async def test_a_provider_submits_its_own_evidence_as_pending(adm: httpx.AsyncClient, reg: httpx.AsyncClient) -> None:
@@ -254,11 +259,8 @@ async def test_facilitators_read_only_what_a_scheme_publishes(adm: httpx.AsyncCl
     assert_problem(await adm.post("/accreditations", json=accreditation_body(active), auth=agent), 403)
 
 
-async def test_the_typed_client_reads_what_other_pillars_need(trio: Any, adm: httpx.AsyncClient,
+async def test_the_typed_client_reads_what_other_pillars_need(trio: Trio, adm: httpx.AsyncClient,
                                                               reg: httpx.AsyncClient) -> None:
-    from pentad.settings import Settings
-    from services.administration.client import AdministrationClient
-
     hospital = await register(reg)
     valid, expiring = await verified(adm, hospital), await verified(adm, hospital, expires_on=day(10))
     await submit(adm, hospital)
@@ -269,3 +271,14 @@ async def test_the_typed_client_reads_what_other_pillars_need(trio: Any, adm: ht
         pending = await client.accreditations(status=["pending"], stakeholder_id=hospital)
     assert {(a.id, a.status) for a in found} == {(valid["id"], "valid"), (expiring["id"], "expiring")}
     assert [a.status for a in pending] == ["pending"]
+
+
+async def test_an_unreachable_register_is_503_and_records_nothing(databases, tmp: Path) -> None:
+    """Integration down: the stakeholder cannot be checked, so nothing is accepted on trust."""
+    async with AsyncExitStack() as stack:
+        alone = await start_pair(stack, databases, tmp, urls=service_urls(), services=("administration",),
+                                 sweep_interval_seconds=0)
+        async with alone.client("administration") as adm:
+            problem = assert_problem(await adm.post("/accreditations", json=accreditation_body("stk_any")), 503)
+            assert "integration" in problem["detail"]
+            assert await listed(adm, "/accreditations") == []
