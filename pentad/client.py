@@ -8,7 +8,7 @@ unreachable or timing out is 503, any other failed answer 502.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import httpx
@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from pentad.errors import RETRY_LATER_SECONDS, PentadError
 from pentad.http import current_request_id, current_traceparent, new_request_id
 from pentad.identity import Caller, Role, sign
+from pentad.pagination import Page
 from pentad.settings import Settings
 from pentad.state import state_of
 
@@ -84,6 +85,18 @@ class ServiceClient:
 
     async def get_model(self, path: str, model: type[M], **kw: Any) -> M:
         return model.model_validate_json((await self.request("GET", path, **kw)).content)
+
+    async def get_all(self, path: str, item: type[M], params: Sequence[tuple[str, Any]] = ()) -> list[M]:
+        """Every item of a paged list (``{items, next_cursor}``), walking its pages 500 at a time."""
+        page_model = Page[item]  # type: ignore[valid-type]
+        found: list[M] = []
+        query = [*params, ("limit", 500)]
+        while True:
+            page = await self.get_model(path, page_model, params=query)
+            found += page.items
+            if page.next_cursor is None:
+                return found
+            query = [*params, ("limit", 500), ("cursor", page.next_cursor)]
 
 
 def client_of(cls: type[C]) -> Callable[[Request], Awaitable[C]]:

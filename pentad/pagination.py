@@ -64,6 +64,8 @@ def _typed(value: Any, column: Any) -> Any:
         return dt.date.fromisoformat(value)
     if kind is dt.datetime:
         return dt.datetime.fromisoformat(value)
+    if kind is int and isinstance(value, str):
+        return int(value)  # a one-column integer key (a sequence) travels as its digits
     if not isinstance(value, kind):
         raise TypeError(f"cursor value {value!r} is not a {kind.__name__}")
     return value

@@ -28,6 +28,7 @@ from pentad.identity import Role
 from pentad.query import strict_query
 from pentad.settings import Settings
 from pentad.state import State, state_of
+from pentad.sweeps import Sweep, run_forever
 from pentad.uow import UnitOfWork
 
 
@@ -103,16 +104,31 @@ def events_router() -> APIRouter:
     return router
 
 
+@asynccontextmanager
+async def running(db: Database, sweeps: Sequence[Sweep], settings: Settings) -> AsyncIterator[None]:
+    """Each sweep on its clock for as long as the block lasts (none when the interval is 0)."""
+    tasks = [asyncio.create_task(run_forever(db, sweep, settings=settings), name=f"sweep:{sweep.name}")
+             for sweep in sweeps if sweep.interval(settings) > 0]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def build_service_app(settings: Settings, *, title: str, description: str,
                       routers: Sequence[APIRouter], version: str = "0.1.0",
-                      state: Callable[[Settings], Mapping[str, Any]] | None = None) -> ASGIApp:
-    """``state`` adds a service's own per-process objects (caches...) to the lifespan state."""
+                      state: Callable[[Settings], Mapping[str, Any]] | None = None,
+                      sweeps: Sequence[Sweep] = ()) -> ASGIApp:
+    """``state`` adds a service's own per-process objects (caches...) to the lifespan state;
+    ``sweeps`` run periodically in every process (``pentad.sweeps``)."""
     if not settings.secret:
         raise RuntimeError("PENTAD_SECRET is required: services only accept calls the gateway signs")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
-        async with resources(settings) as base:
+        async with resources(settings) as base, running(base["db"], sweeps, settings):
             yield {**base, **(state(settings) if state else {})}
 
     # No slash redirects: a redirect would name this service's own address, which only the

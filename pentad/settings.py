@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pentad.components import SERVICE_NAMES
+
+# Defaults of ``complaint_sla_hours``: a critical complaint is answered within a day.
+COMPLAINT_SLA_HOURS: dict[str, int] = {"low": 720, "medium": 168, "high": 72, "critical": 24}
 
 
 class Settings(BaseSettings):
@@ -31,6 +35,14 @@ class Settings(BaseSettings):
     access_log: bool = True
     # Capacity/listings not re-confirmed within this window stop counting (DOMAIN.md).
     stale_after_days: int = 14
+    # How often each service's periodic sweeps run (``pentad.sweeps``); 0 or less: never on
+    # their own (tests run them by hand).
+    sweep_interval_seconds: float = 300.0
+    # Administration: a valid accreditation reads `expiring` this many days before `expires_on`.
+    accreditation_expiring_days: Annotated[int, Field(ge=0, le=3650)] = 90
+    # Administration: hours a complaint may stay unresolved, by severity (its `due_at`). A
+    # partial mapping keeps the defaults of the severities it leaves out.
+    complaint_sla_hours: dict[str, int] = Field(default_factory=lambda: dict(COMPLAINT_SLA_HOURS))
     # Gateway only.
     rate_limit_per_second: float = 200.0
     rate_limit_burst: int = 400
@@ -46,6 +58,15 @@ class Settings(BaseSettings):
     idempotency_retention_hours: int = 168
     # Kubernetes: an admin key taken from a Secret instead of one written to data_dir.
     bootstrap_admin_key: str = ""
+
+    @field_validator("complaint_sla_hours")
+    @classmethod
+    def _every_severity(cls, value: dict[str, int]) -> dict[str, int]:
+        if unknown := sorted(value.keys() - COMPLAINT_SLA_HOURS.keys()):
+            raise ValueError(f"unknown severities {unknown}; known: {sorted(COMPLAINT_SLA_HOURS)}")
+        if any(hours <= 0 for hours in value.values()):
+            raise ValueError("SLA hours must be positive")
+        return {**COMPLAINT_SLA_HOURS, **value}
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -38,10 +38,43 @@ idempotency_records = sa.Table(
 )
 
 
+# Opt-in: only services with periodic sweeps carry it (``pentad.sweeps``). One row per
+# (subject, event, date) a sweep has acted on; the primary key is what makes it act once.
+SWEEP_METADATA = make_metadata()
+
+sweep_marks = sa.Table(
+    "sweep_marks",
+    SWEEP_METADATA,
+    sa.Column("subject", sa.String(100), primary_key=True),
+    sa.Column("event", sa.String(100), primary_key=True),
+    sa.Column("on_date", sa.Date, primary_key=True),
+    sa.Column("marked_at", UTCDateTime(), nullable=False),
+)
+
+
 def add_kit_tables(metadata: sa.MetaData) -> None:
     """Copy the kit's tables into a service's metadata, so Alembic sees one whole schema."""
     for table in KIT_METADATA.tables.values():
         table.to_metadata(metadata)
+
+
+def add_sweep_tables(metadata: sa.MetaData) -> None:
+    """Copy ``sweep_marks`` into the metadata of a service that runs sweeps."""
+    sweep_marks.to_metadata(metadata)
+
+
+def create_sweep_tables_v1() -> None:
+    """``sweep_marks`` as of v1, frozen here: a service's migration calls it when it adopts sweeps."""
+    from alembic import op
+
+    op.create_table(
+        "sweep_marks",
+        sa.Column("subject", sa.String(100), nullable=False),
+        sa.Column("event", sa.String(100), nullable=False),
+        sa.Column("on_date", sa.Date, nullable=False),
+        sa.Column("marked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("subject", "event", "on_date", name="pk_sweep_marks"),
+    )
 
 
 def create_kit_tables_v1() -> None:

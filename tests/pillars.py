@@ -1,4 +1,5 @@
-"""Shared by the pillar tests: Segmentation and Integration running and calling each other."""
+"""Shared by the pillar tests: Segmentation and Integration (and the pillars that call them)
+running and calling each other."""
 
 from __future__ import annotations
 
@@ -35,12 +36,13 @@ def service_urls() -> dict[str, str]:
 
 
 async def start_pair(stack: AsyncExitStack, databases: Any, tmp: Path, urls: dict[str, str] | None = None,
-                     services: tuple[str, ...] = ("segmentation", "integration")) -> Pair:
+                     services: tuple[str, ...] = ("segmentation", "integration"), **settings: Any) -> Pair:
+    """``services`` in order (each may call those before it); ``settings`` apply to all of them."""
     urls = urls or service_urls()
     dbs: dict[str, str] = {}
     for name in services:
         dbs[name] = await databases.new(name)
-        app = build(name, settings_for(name, dbs[name], tmp, service_urls=urls))
+        app = build(name, settings_for(name, dbs[name], tmp, service_urls=urls, **settings))
         await stack.enter_async_context(serving(app, int(urls[name].rsplit(":", 1)[1])))
     return Pair(urls, dbs)
 

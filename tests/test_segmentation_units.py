@@ -60,8 +60,12 @@ _ID = sa.Column("id", sa.String)
 _DAY, _CODE = sa.Column("day", sa.Date), sa.Column("code", sa.String)
 
 
+_SEQ = sa.Column("seq", sa.BigInteger)
+
+
 def test_cursors_round_trip_on_one_column_and_several() -> None:
     assert decode_cursor(encode_cursor(["seg_01"]), [_ID]) == ("seg_01",)
+    assert decode_cursor(encode_cursor([41]), [_SEQ]) == (41,)  # a sequence, e.g. the audit trail's
     assert decode_cursor(encode_cursor([dt.date(2026, 1, 2), "x"]), [_DAY, _CODE]) == (dt.date(2026, 1, 2), "x")
 
 
@@ -83,3 +87,8 @@ def test_a_spend_converted_at_extreme_rates_scores_without_failing() -> None:
     fx = FxTable(base="USD", rates={"XAU": Decimal("1E-80"), "EUR": Decimal("1")})
     value = next(c for c in attractiveness(segment, fx=fx, coverage=[]).components if c.name == "value")
     assert value.normalised is None and "too large" in value.explanation
+
+
+def test_a_sequence_cursor_must_hold_digits() -> None:
+    with pytest.raises(Invalid):
+        decode_cursor(encode_cursor(["abc"]), [_SEQ])

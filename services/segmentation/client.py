@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any, TypeVar
 from urllib.parse import quote
 
 from pydantic import BaseModel
@@ -15,11 +14,6 @@ class SpecialtyRef(BaseModel):
     code: str
     name: str
     family: str
-
-
-class SpecialtyList(BaseModel):
-    items: list[SpecialtyRef]
-    next_cursor: str | None = None
 
 
 class ThresholdRef(BaseModel):
@@ -39,20 +33,12 @@ class SegmentRef(BaseModel):
     threshold: ThresholdRef
 
 
-class SegmentList(BaseModel):
-    items: list[SegmentRef]
-    next_cursor: str | None = None
-
-
-P = TypeVar("P", SpecialtyList, SegmentList)
-
-
 class SegmentationClient(ServiceClient):
     service = "segmentation"
 
     async def specialties(self) -> list[SpecialtyRef]:
         """The whole vocabulary, every page of it."""
-        return [s for page in await self._pages("/specialties", SpecialtyList, []) for s in page.items]
+        return await self.get_all("/specialties", SpecialtyRef)
 
     async def segment(self, segment_id: str) -> SegmentRef | None:
         """The segment (whatever its status), or None if Segmentation has no such id."""
@@ -65,16 +51,7 @@ class SegmentationClient(ServiceClient):
 
     async def segments(self, *, status: str = "active") -> list[SegmentRef]:
         """Every segment in ``status``, every page."""
-        return [s for page in await self._pages("/segments", SegmentList, [("status", status)]) for s in page.items]
-
-    async def _pages(self, path: str, model: type[P], params: list[tuple[str, Any]]) -> list[P]:
-        pages: list[P] = []
-        cursor: str | None = None
-        while True:
-            pages.append(await self.get_model(path, model, params=[*params, ("limit", 500),
-                                                                    *((("cursor", cursor),) if cursor else ())]))
-            if (cursor := pages[-1].next_cursor) is None:
-                return pages
+        return await self.get_all("/segments", SegmentRef, [("status", status)])
 
 
 class SpecialtyVocabulary:
