@@ -13,6 +13,7 @@ feed does not grow and the record (or list) it names reads back the same.
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -44,6 +45,13 @@ HIDDEN_CAPACITY: Expect = (401, 401, OK, OK, 403, 403, 403, 403)
 HIDDEN_PACKAGE: Expect = (401, 401, OK, OK, 404, 404, 404, 404)
 
 Body = Callable[[Seeded], Any] | None
+# What the path's record is for each caller when it is not a stakeholder's own id: the
+# record of hospital A for everyone but "another's" callers, who get B's (or agent B's).
+OWNED: Expect = (401, 401, OK, OK, OK, 403, PUB, PUB)  # a provider's own record; the public part for facilitators
+MEMBER: Expect = (401, 401, OK, OK, OK, 403, OK, 403)  # each stakeholder reads its own membership
+COMPLAINT: Expect = (401, 401, OK, OK, OK, 404, OK, 404)  # about the provider, or filed by the facilitator
+FILE_COMPLAINT: Expect = (401, 401, OK, OK, 403, 403, OK, OK)  # staff and facilitators file complaints
+FILTERED: Expect = (401, 401, OK, OK, OK, OK, OK, OK)  # everyone lists; each sees only its own part
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,8 @@ class Op:
     # Run before each call (as staff or the record's own key): what an allowed call needs to
     # find (e.g. a pending proposal to approve), so it can answer 2xx.
     prepare: Callable[[Seeded], Awaitable[None]] | None = None
+    # The body names the stakeholder (not the path): built for the caller's own or another's.
+    owner_in_body: bool = False
 
 
 def _tag() -> str:
@@ -98,6 +108,26 @@ async def _propose(s: Seeded) -> None:
             wanted.append("cardiology")
         r = await provider.patch(f"/integration/stakeholders/{s.hospital_a.id}", json={"specialties": wanted})
         assert r.status_code == 200 and r.json()["proposed_specialties"] == wanted, r.text
+
+
+_YEARS = itertools.count(2100)
+
+
+def _accreditation(s: Seeded, stakeholder_id: str | None = None) -> dict[str, Any]:
+    return {"stakeholder_id": stakeholder_id or s.hospital_a.id, "scheme_id": "sch_jci",
+            "certificate_no": f"JCI-{_tag()}", "issued_on": "2026-01-05", "evidence_url": "https://example.org/c"}
+
+
+def _membership(s: Seeded, stakeholder_id: str | None = None) -> dict[str, Any]:
+    year = next(_YEARS)  # periods of one stakeholder may not overlap
+    return {"stakeholder_id": stakeholder_id or s.hospital_a.id, "tier": "standard",
+            "dues": {"amount": "1200.00", "currency": "EUR"}, "period_start": f"{year}-01-01",
+            "period_end": f"{year}-12-31"}
+
+
+def _complaint(s: Seeded, stakeholder_id: str | None = None) -> dict[str, Any]:
+    return {"stakeholder_id": stakeholder_id or s.hospital_a.id, "category": "service", "severity": "low",
+            "description": "The transfer was late."}
 
 
 def _capacity(s: Seeded) -> dict[str, Any]:
@@ -148,6 +178,26 @@ TABLE: dict[tuple[str, str], Op] = {
         STAFF, body=lambda s: {"reason": "verified"}, prepare=_propose),
     ("POST", "/integration/stakeholders/{stakeholder_id}/proposal/reject"): Op(
         STAFF, body=lambda s: {"reason": "no licence on file"}, prepare=_propose),
+    # -- administration
+    ("POST", "/administration/schemes"): Op(STAFF, body=lambda s: {
+        "code": f"m{_tag()}", "name": "Matrix scheme", "issuing_body": "Matrix body", "validity_years": 3,
+        "covers": "Everything a matrix needs"}),
+    ("GET", "/administration/schemes"): Op(ANY_KEY),
+    ("GET", "/administration/schemes/{scheme_id}"): Op(ANY_KEY),
+    ("POST", "/administration/accreditations"): Op(OWN, body=_accreditation, owner_in_body=True),
+    ("GET", "/administration/accreditations"): Op(REGISTER),
+    ("GET", "/administration/accreditations/{accreditation_id}"): Op(OWNED),
+    ("PATCH", "/administration/accreditations/{accreditation_id}"): Op(STAFF, body=lambda s: {
+        "evidence_url": f"https://example.org/{_tag()}"}),
+    ("POST", "/administration/memberships"): Op(STAFF, body=_membership),
+    ("GET", "/administration/memberships"): Op(FILTERED),
+    ("GET", "/administration/memberships/{membership_id}"): Op(MEMBER),
+    ("PATCH", "/administration/memberships/{membership_id}"): Op(STAFF, body=lambda s: {"tier": "premium"}),
+    ("POST", "/administration/complaints"): Op(FILE_COMPLAINT, body=_complaint),
+    ("GET", "/administration/complaints"): Op(FILTERED),
+    ("GET", "/administration/complaints/{complaint_id}"): Op(COMPLAINT),
+    ("PATCH", "/administration/complaints/{complaint_id}"): Op(STAFF, body=lambda s: {"severity": "medium"}),
+    ("GET", "/administration/audit"): Op(STAFF),
     # -- development: the DMO's own planning, staff only
     ("GET", "/development/gaps"): Op(STAFF),
     ("POST", "/development/assessments"): Op(STAFF, body=_assessment),
@@ -210,6 +260,27 @@ async def _created(plat: Seeded, path: str, body: Body) -> str:
     return str(plat.extra[path])
 
 
+async def _owned_record(plat: Seeded, collection: str, make: Callable[[Seeded, str], Any], caller: str,
+                        verify: bool) -> str:
+    """An Administration record of the stakeholder the caller's "own" or "another's" points at,
+    made once by staff (accreditations verified, so they are public); complaints are filed by
+    the facilitator of the same side (agent A about hospital A, agent B about hospital B)."""
+    other = caller.endswith("_other")
+    subject = (plat.agent_b if other else plat.agent_a) if collection == "memberships" and \
+        caller.startswith("facilitator") else (plat.hospital_b if other else plat.hospital_a)
+    slot = f"{collection}:{subject.id}"
+    if slot not in plat.extra:
+        filer = ("facilitator_b" if other else "facilitator_a") if collection == "complaints" else "staff"
+        async with plat.client(filer) as c, plat.client("staff") as staff:
+            r = await c.post(f"/administration/{collection}", json=make(plat, subject.id))
+            assert r.status_code == 201, r.text
+            if verify:
+                v = await staff.patch(f"/administration/{collection}/{r.json()['id']}", json={"status": "valid"})
+                assert v.status_code == 200, v.text
+        plat.extra[slot] = r.json()["id"]
+    return str(plat.extra[slot])
+
+
 async def _new_key(plat: Seeded, name: str) -> str:
     async with plat.client("admin") as admin:
         r = await admin.post("/gateway/keys", json={"name": name, "role": "staff"})
@@ -229,6 +300,13 @@ async def _fill(plat: Seeded, template: str, caller: str, expected: str | int, h
                                    ("assessment", "assessments", _assessment)):
         if "{" + name + "_id}" in path:
             path = path.replace("{" + name + "_id}", await _created(plat, f"/development/{collection}", body))
+    if "{scheme_id}" in path:
+        path = path.replace("{scheme_id}", "sch_jci")
+    for name, collection, make, verify in (("accreditation", "accreditations", _accreditation, True),
+                                           ("membership", "memberships", _membership, False),
+                                           ("complaint", "complaints", _complaint, False)):
+        if "{" + name + "_id}" in path:
+            path = path.replace("{" + name + "_id}", await _owned_record(plat, collection, make, caller, verify))
     if "{key_id}" in path:  # an allowed revocation revokes a key of its own; a denied one is tried on a victim
         if expected in (OK, PUB):
             key_id = await _new_key(plat, "matrix throwaway")
@@ -242,7 +320,8 @@ async def _fill(plat: Seeded, template: str, caller: str, expected: str | int, h
 
 LISTS = {"/gateway/keys", "/segmentation/specialties", "/segmentation/segments", "/integration/stakeholders",
          "/integration/stakeholders/{stakeholder_id}/capacity", "/integration/packages",
-         "/development/initiatives", "/development/assessments"}
+         "/development/initiatives", "/development/assessments", "/administration/schemes",
+         "/administration/accreditations", "/administration/memberships", "/administration/complaints"}
 
 
 async def _state(plat: Seeded, template: str, path: str) -> tuple[int | None, Any]:
@@ -263,7 +342,10 @@ async def _call(plat: Seeded, method: str, template: str, op: Op, caller: str, e
     path = await _fill(plat, template, caller, expected, hidden)
     if op.prepare:
         await op.prepare(plat)
-    body = op.body(plat) if op.body else None
+    if op.body is None:
+        body = None
+    else:
+        body = op.body(plat, _stakeholder_for(plat, caller)) if op.owner_in_body else op.body(plat)
     denied_write = method != "GET" and expected not in (OK, PUB)
     before = await _state(plat, template, path) if denied_write else None
     async with plat.client(KEY_OF[caller]) as c:

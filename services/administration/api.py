@@ -244,7 +244,7 @@ async def create_complaint(complaint_in: ComplaintIn, session: Session, caller: 
     await stakeholders.require_known(integration, complaint_in.stakeholder_id)  # before any statement
     complaint = await complaints.create(session, actor=caller, complaint_in=complaint_in, as_of=as_of)
     _created(response, f"/complaints/{complaint.id}", complaint.version)
-    return complaints.present(complaint, as_of=as_of)
+    return complaints.present(complaint, as_of=as_of, caller=caller)
 
 
 @router.get("/complaints", response_model=Page[ComplaintOut], tags=["complaints"],
@@ -256,14 +256,16 @@ async def list_complaints(session: Session, caller: CurrentCaller, paging: Pagin
     rows, cursor = await complaints.list_(
         session, scope=complaints.read_scope(caller, stakeholder_id=stakeholder_id), paging=paging, as_of=as_of,
         statuses=status, severity=severity, overdue=overdue)
-    return Page[ComplaintOut](items=[complaints.present(c, as_of=as_of) for c in rows], next_cursor=cursor)
+    return Page[ComplaintOut](items=[complaints.present(c, as_of=as_of, caller=caller) for c in rows],
+                              next_cursor=cursor)
 
 
 @router.get("/complaints/{complaint_id}", response_model=ComplaintOut, tags=["complaints"],
             summary="One complaint, flagged overdue past its SLA")
-async def get_complaint(complaint: VisibleComplaint, as_of: Now, response: Response) -> ComplaintOut:
+async def get_complaint(complaint: VisibleComplaint, caller: CurrentCaller, as_of: Now,
+                        response: Response) -> ComplaintOut:
     set_etag(response, complaint.version)
-    return complaints.present(complaint, as_of=as_of)
+    return complaints.present(complaint, as_of=as_of, caller=caller)
 
 
 @router.patch("/complaints/{complaint_id}", response_model=ComplaintOut, tags=["complaints"],
@@ -274,7 +276,7 @@ async def update_complaint(complaint: ChangeableComplaint, patch: ComplaintPatch
     check_if_match(if_match, complaint.version)
     complaint = await complaints.update(session, actor=caller, complaint=complaint, patch=patch, as_of=as_of)
     set_etag(response, complaint.version)
-    return complaints.present(complaint, as_of=as_of)
+    return complaints.present(complaint, as_of=as_of, caller=caller)
 
 
 # -- audit -----------------------------------------------------------------------------------------

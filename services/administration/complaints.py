@@ -27,10 +27,14 @@ from services.administration.schemas import ComplaintIn, ComplaintOut, Complaint
 OPEN = (ComplaintStatus.open.value, ComplaintStatus.investigating.value)
 
 
-def present(complaint: Complaint, *, as_of: AsOf) -> ComplaintOut:
+def present(complaint: Complaint, *, as_of: AsOf, caller: Caller) -> ComplaintOut:
+    """The complaint as ``caller`` may read it: the provider it is about is not told which
+    facilitator filed it (the DMO mediates; a complainant is not exposed to the provider)."""
     overdue = lifecycle.complaint_overdue(status=complaint.status, due_at=complaint.due_at, as_of=as_of)
-    return ComplaintOut.model_validate({
-        **{k: getattr(complaint, k) for k in ComplaintOut.model_fields if k != "overdue"}, "overdue": overdue})
+    shown = {k: getattr(complaint, k) for k in ComplaintOut.model_fields if k != "overdue"}
+    if caller.role == Role.provider:
+        shown["filed_by"] = None
+    return ComplaintOut.model_validate({**shown, "overdue": overdue})
 
 
 # -- who may see what ---------------------------------------------------------------------------------
