@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any
 
 import httpx
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pentad.errors import Forbidden, Unauthenticated
+from pentad.errors import FieldError, Forbidden, Invalid, Unauthenticated
 from pentad.identity import Caller, Role
 from pentad.settings import Settings
 from pentad.state import state_of
@@ -57,3 +59,21 @@ def require(*roles: Role) -> Callable[..., Any]:
 
 RequireStaff = Annotated[Caller, Depends(require(Role.admin, Role.staff))]
 RequireAdmin = Annotated[Caller, Depends(require(Role.admin))]
+
+
+@dataclass(frozen=True, slots=True)
+class DateRange:
+    from_: date | None
+    to: date | None
+
+
+async def _date_range(from_: Annotated[date | None, Query(alias="from", description="First day, inclusive.")] = None,
+                      to: Annotated[date | None, Query(description="Last day, inclusive.")] = None) -> DateRange:
+    if from_ is not None and to is not None and to < from_:
+        raise Invalid("The range ends before it starts.", errors=[
+            FieldError(field="query.to", message="must not be before `from`", value=to.isoformat())])
+    return DateRange(from_, to)
+
+
+# ``?from=&to=`` on a list: both optional, in order when both are given (a reversed range is a 422).
+Dates = Annotated[DateRange, Depends(_date_range)]

@@ -2,9 +2,8 @@
 problem+json (``type``, ``title``, ``status``, ``detail``; ``errors[].field`` naming the field
 where there is one), and changes nothing: event feeds, keys, the records it aimed at.
 
-Cases that fail today because of a defect issue 6 names are ``xfail(strict=True)``: once the
-defect is fixed they pass, the strict marker turns that into a failure, and the marker must go.
-Cases marked "not in issue 6" are defects these proofs found (see the reason).
+Each case was first written against the defects issue 6 names (and those these proofs found
+besides), as strict xfails; every one of them is fixed now, and the markers are gone.
 """
 
 from __future__ import annotations
@@ -28,16 +27,7 @@ TOO_BIG = 2 * MAX_BODY
 BIG_INT = b"18446744073709551616"  # 2**64
 
 
-def _xfail(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=reason)
 
-
-D8 = _xfail("issue 6 defect 8: extreme valid FX rates make GET /integration/packages?currency=... a 500; "
-            "expected bounds at write time and a 422 for an impossible conversion")
-NEW_QUERY = _xfail("not in issue 6 (found by these proofs): unknown query parameters are ignored (200); "
-                   "API.md: an unknown query parameter is a 422 naming it")
-NEW_RANGE = _xfail("not in issue 6 (found by these proofs): a reversed date range (?from after ?to) answers "
-                   "200 with nothing instead of a 422 naming it")
 
 
 @pytest.fixture(scope="module")
@@ -139,8 +129,7 @@ CATALOGUE = [
                  id="null-for-a-required-field"),
     pytest.param(Bad("POST", STK, 422, json=hotel(kind="spaceship"), fields=("kind",)), id="unknown-enum-value"),
     pytest.param(Bad("GET", f"{STK}?kind=spaceship", 422, fields=("query.kind",)), id="unknown-enum-in-query"),
-    pytest.param(Bad("GET", f"{STK}?colour=red", 422, fields=("query.colour",)), id="unknown-query-parameter",
-                 marks=NEW_QUERY),
+    pytest.param(Bad("GET", f"{STK}?colour=red", 422, fields=("query.colour",)), id="unknown-query-parameter"),
     pytest.param(Bad("GET", f"{STK}?limit=501", 422, fields=("query.limit",)), id="limit-over-500"),
     pytest.param(Bad("GET", f"{STK}?cursor=%21%21not-ours", 422, fields=("query.cursor",)), id="foreign-cursor"),
     pytest.param(Bad("POST", CAP, 422, json=capacity_rows(10_001), fields=("rows",)), id="capacity-over-10000-rows"),
@@ -176,7 +165,7 @@ CATALOGUE = [
     pytest.param(Bad("POST", SEG, 422, json=segment(price_band={"min": {"amount": "900", "currency": "EUR"},
                                                                 "max": {"amount": "100", "currency": "EUR"}}),
                      fields=("price_band",)), id="reversed-price-band"),
-    pytest.param(Bad("GET", f"{CAP}?from=2030-01-10&to=2030-01-01", 422), id="reversed-date-range", marks=NEW_RANGE),
+    pytest.param(Bad("GET", f"{CAP}?from=2030-01-10&to=2030-01-01", 422), id="reversed-date-range"),
     pytest.param(Bad("GET", f"{CAP}?from=2030-13-45", 422, fields=("query.from",)), id="impossible-date"),
     # -- strings
     pytest.param(Bad("POST", STK, 422, json=hotel(name="x" * 100_000), fields=("name",)), id="very-long-string"),
@@ -320,7 +309,6 @@ async def test_trailing_slashes_leak_no_internal_url(plat: Seeded, method: str, 
 
 # -- FX rates at the edge of what is accepted ------------------------------------------------------
 
-@D8
 async def test_extreme_fx_rates_never_make_a_package_read_a_500(plat: Seeded) -> None:
     async with plat.client("admin") as admin:
         r = await admin.post(PKG, json=package({"amount": "99999999999999", "currency": "USD"},

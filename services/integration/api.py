@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from pentad.client import UpstreamError, client_of
 from pentad.codes import CountryCode, SpecialtyCode, currency_param
-from pentad.deps import CurrentCaller, CurrentSettings, IfMatch, RequireStaff, Session
+from pentad.deps import CurrentCaller, CurrentSettings, Dates, IfMatch, RequireStaff, Session
 from pentad.etag import check_if_match, set_etag
 from pentad.pagination import Page, Paging
 from pentad.state import State, state_of
@@ -201,11 +201,10 @@ async def post_capacity(stakeholder_id: OwnStakeholderId, session: Session, requ
 @router.get("/stakeholders/{stakeholder_id}/capacity", response_model=Page[CapacityRow], tags=["capacity"],
             summary="Capacity rows by date, each marked stale or fresh")
 async def get_capacity(stakeholder: OwnStakeholder, session: Session, settings: CurrentSettings, paging: Paging,
-                       specialty: SpecialtyCode | None = None,
-                       from_: Annotated[date | None, Query(alias="from")] = None,
-                       to: date | None = None) -> Page[CapacityRow]:
+                       dates: Dates, specialty: SpecialtyCode | None = None) -> Page[CapacityRow]:
+    fresh_since = capacity.fresh_since(settings.stale_after_days)
     rows, cursor = await capacity.list_(session, stakeholder_id=stakeholder.id, paging=paging, specialty=specialty,
-                                        from_=from_, to=to, fresh_since=capacity.fresh_since(settings.stale_after_days))
+                                        from_=dates.from_, to=dates.to, fresh_since=fresh_since)
     return Page[CapacityRow](items=rows, next_cursor=cursor)
 
 
