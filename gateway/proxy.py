@@ -10,6 +10,7 @@ and sends back the answer bytes (see bench/gateway.py).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -155,21 +156,25 @@ async def _too_large(send: Send, limit: int, request_id: str) -> None:
                        extra_headers=[(b"connection", b"close")])
 
 
-# A streamed body past its limit is read on, and thrown away, up to this much more before the
-# 413 goes out: a client that writes its whole body before reading (most do) then gets the
-# answer, where closing on unread bytes would reset the connection under it (as nginx's
-# lingering close). Past it, the connection is closed anyway.
-DISCARD_AT_MOST = 16 * 1024 * 1024
+# A streamed body past its limit is read on, and thrown away, for at most this long and this
+# much before the 413 goes out: a client that writes its whole body before reading (most do)
+# then gets the answer, where closing on unread bytes would reset the connection under it
+# (nginx's lingering close). A client that stops sending gets the 413 when the time is up.
+LINGER_SECONDS = 0.5
+LINGER_BYTES = 16 * 1024 * 1024
 
 
 async def _cut_off(receive: Receive, send: Send, limit: int, request_id: str) -> None:
-    discarded = 0
-    with contextlib.suppress(ClientDisconnected):
-        while discarded <= DISCARD_AT_MOST:
+    async def discard() -> None:
+        discarded = 0
+        while discarded <= LINGER_BYTES:
             message = await receive()
             discarded += len(message.get("body", b""))
             if message["type"] == "http.disconnect" or not message.get("more_body"):
-                break
+                return
+
+    with contextlib.suppress(ClientDisconnected, TimeoutError):
+        await asyncio.wait_for(discard(), LINGER_SECONDS)
     await _too_large(send, limit, request_id)
 
 

@@ -57,10 +57,9 @@ async def _initiative(initiative_id: str, session: Session) -> Initiative:
     return await initiatives.get_or_raise(session, initiative_id=initiative_id)
 
 
-async def _initiative_to_change(initiative_id: str, session: Session, if_match: IfMatch = None) -> Initiative:
-    initiative = await initiatives.get_or_raise(session, initiative_id=initiative_id, for_update=True)
-    check_if_match(if_match, initiative.version)
-    return initiative
+async def _initiative_to_change(initiative_id: str, session: Session) -> Initiative:
+    """Locked (PostgreSQL); the route checks If-Match once the body is valid (a bad body is a 422)."""
+    return await initiatives.get_or_raise(session, initiative_id=initiative_id, for_update=True)
 
 
 InitiativeById = Annotated[Initiative, Depends(_initiative)]
@@ -144,7 +143,8 @@ async def get_initiative(initiative: InitiativeById, response: Response) -> Init
                           "in_progress → done | cancelled. `done` needs every milestone done; `cancelled` a "
                           "`status_reason`. A done or cancelled initiative no longer changes.")
 async def update_initiative(patch: InitiativePatch, initiative: InitiativeToChange, session: Session,
-                            response: Response) -> InitiativeOut:
+                            response: Response, if_match: IfMatch = None) -> InitiativeOut:
+    check_if_match(if_match, initiative.version)
     initiative = await initiatives.update(session, initiative=initiative, patch=patch)
     set_etag(response, initiative.version)
     return initiatives.present(initiative, on=_today())

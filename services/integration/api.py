@@ -84,11 +84,10 @@ async def _own_stakeholder(stakeholder_id: Annotated[str, Depends(_own_stakehold
     return await stakeholders.get_or_raise(session, stakeholder_id=stakeholder_id)
 
 
-async def _locked_stakeholder(stakeholder_id: str, session: Session, if_match: IfMatch = None) -> Stakeholder:
-    """For a decision on the record: locked (PostgreSQL) and checked against If-Match."""
-    stakeholder = await stakeholders.get_or_raise(session, stakeholder_id=stakeholder_id, for_update=True)
-    check_if_match(if_match, stakeholder.version)
-    return stakeholder
+async def _locked_stakeholder(stakeholder_id: str, session: Session) -> Stakeholder:
+    """For a decision on the record: locked (PostgreSQL). The route checks If-Match once the
+    body is valid, so a bad body is a 422 whatever the precondition."""
+    return await stakeholders.get_or_raise(session, stakeholder_id=stakeholder_id, for_update=True)
 
 
 async def _visible_package(package_id: str, session: Session, caller: CurrentCaller) -> Package:
@@ -161,7 +160,9 @@ async def update_stakeholder(stakeholder_id: OwnStakeholderId, patch: Stakeholde
              description="Applies the proposed specialties and kind; packages that depended on a dropped "
                          "specialty are withdrawn. 409 when no proposal is pending.")
 async def approve_proposal(caller: RequireStaff, stakeholder: LockedStakeholder, session: Session,
-                           response: Response, decision: ApprovalIn | None = None) -> StakeholderOut:
+                           response: Response, decision: ApprovalIn | None = None,
+                           if_match: IfMatch = None) -> StakeholderOut:
+    check_if_match(if_match, stakeholder.version)
     stakeholder = await proposals.approve(session, caller=caller, stakeholder=stakeholder,
                                           reason=decision.reason if decision else None)
     set_etag(response, stakeholder.version)
@@ -173,7 +174,8 @@ async def approve_proposal(caller: RequireStaff, stakeholder: LockedStakeholder,
              description="The approved record stays as it is; the reason is kept in `proposal_decision`. "
                          "409 when no proposal is pending.")
 async def reject_proposal(caller: RequireStaff, stakeholder: LockedStakeholder, rejection: RejectionIn,
-                          session: Session, response: Response) -> StakeholderOut:
+                          session: Session, response: Response, if_match: IfMatch = None) -> StakeholderOut:
+    check_if_match(if_match, stakeholder.version)
     stakeholder = await proposals.reject(session, caller=caller, stakeholder=stakeholder, reason=rejection.reason)
     set_etag(response, stakeholder.version)
     return stakeholders.present(caller, stakeholder)
