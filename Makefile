@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 DATA   ?= ./var
+DEMO   ?= 1
 
 .PHONY: run test lint bench fuzz install clean
 
@@ -15,9 +16,10 @@ $(BIN)/pentad: pyproject.toml
 
 install: $(BIN)/pentad
 
-## Start the platform on SQLite with the demo destination: http://127.0.0.1:$(PORT)
+## Start the platform on SQLite: http://127.0.0.1:$(PORT). The demo destination loads into
+## an empty one only, once; `make run DEMO=0` starts without it.
 run: install
-	$(BIN)/pentad up --port $(PORT) --data-dir $(DATA)
+	$(BIN)/pentad up --port $(PORT) --data-dir $(DATA) $(if $(filter 0 no false off,$(DEMO)),--no-demo,--demo)
 
 ## Run every test (SQLite and PostgreSQL), plus lint and type checks.
 test: install

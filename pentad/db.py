@@ -39,13 +39,23 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, echo: bool = False, schema: str | None = None) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         _tune_sqlite(engine)
         return engine
     return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size,
-                               pool_pre_ping=True, pool_recycle=1800)
+                               pool_pre_ping=True, pool_recycle=1800, connect_args=_search_path(schema))
+
+
+def _search_path(schema: str | None) -> dict[str, Any]:
+    """PostgreSQL only: a component sharing one database with the others finds its own tables
+    in the schema named after it (``Settings.database_schema``; the launcher's concern, kept
+    to this one parameter). ``public`` stays second: a database of its own made before
+    schemas keeps its tables there (``pentad.migrate`` leaves them)."""
+    if not schema:
+        return {}
+    return {"server_settings": {"search_path": f'"{schema}", public'}}
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

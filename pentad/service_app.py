@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from pentad import outbox
@@ -35,7 +35,7 @@ from pentad.uow import UnitOfWork
 @asynccontextmanager
 async def resources(settings: Settings, *, http_timeout: float | None = None) -> AsyncIterator[State]:
     """The database, the shared HTTP client and the replay sweeper, for the process's life."""
-    db = Database.connect(settings.resolved_database_url())
+    db = Database.connect(settings.resolved_database_url(), schema=settings.database_schema)
     http = httpx.AsyncClient(timeout=httpx.Timeout(http_timeout or settings.upstream_timeout_seconds))
     sweeper = asyncio.create_task(sweep_replays(db, retention=timedelta(hours=settings.idempotency_retention_hours)))
     try:
@@ -49,14 +49,16 @@ async def resources(settings: Settings, *, http_timeout: float | None = None) ->
 class Liveness(BaseModel):
     status: str
     service: str
+    instance: str = Field("", description="The run of `pentad up` that started this process (empty otherwise): "
+                                         "its supervisor checks it reached its own process, not another on the port.")
 
 
 def health_router(component: str) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/health/live", response_model=Liveness, summary="The process is up")
-    async def live() -> Liveness:
-        return Liveness(status="ok", service=component)
+    async def live(request: Request) -> Liveness:
+        return Liveness(status="ok", service=component, instance=state_of(request)["settings"].instance_id)
 
     @router.get("/health/ready", response_model=Liveness, summary="The process can reach its database",
                 responses={503: PROBLEM_RESPONSES[422] | {"description": "Not ready"}})
@@ -66,7 +68,7 @@ def health_router(component: str) -> APIRouter:
         except Exception as exc:  # any failure to reach the database means "not ready"
             return Response(problem_body(503, "not-ready", "Not ready", type(exc).__name__), status_code=503,
                             media_type=PROBLEM_JSON, headers={"Retry-After": str(RETRY_LATER_SECONDS)})
-        return Liveness(status="ok", service=component)
+        return Liveness(status="ok", service=component, instance=state_of(request)["settings"].instance_id)
 
     return router
 

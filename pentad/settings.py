@@ -14,6 +14,10 @@ from pentad.components import SERVICE_NAMES
 COMPLAINT_SLA_HOURS: dict[str, int] = {"low": 720, "medium": 168, "high": 72, "critical": 24}
 
 
+class SetupError(Exception):
+    """A configuration that cannot work as given; the message says what to do (one line)."""
+
+
 class Settings(BaseSettings):
     """What one process (a service or the gateway) needs to run."""
 
@@ -25,6 +29,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     # Empty means "a SQLite file named after the service in data_dir"; "{service}" in the
     # URL is replaced by the component's name, so one template serves every database.
+    # A PostgreSQL URL without it is shared: each component gets a schema (database_schema).
     database_url: str = ""
     # Shared secret the gateway signs callers' identities with; services refuse unsigned calls.
     secret: str = ""
@@ -58,6 +63,9 @@ class Settings(BaseSettings):
     idempotency_retention_hours: int = 168
     # Kubernetes: an admin key taken from a Secret instead of one written to data_dir.
     bootstrap_admin_key: str = ""
+    # Set by `pentad up` for the processes of one run; /health/live reports it, so the
+    # supervisor can tell its own children from another program answering on their ports.
+    instance_id: str = ""
 
     @field_validator("complaint_sla_hours")
     @classmethod
@@ -73,6 +81,21 @@ class Settings(BaseSettings):
             return self.database_url.replace("{service}", self.service)
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{self.service}.db').resolve()}"
 
+    @property
+    def database_schema(self) -> str | None:
+        """The PostgreSQL schema of this component's tables; None for the database's default.
+
+        A URL without ``{service}`` may be one database shared by every component: each then
+        lives in a schema named after it, with its own Alembic version table. A database per
+        component (``{service}``) and SQLite keep the default schema. A database of its own
+        made before schemas existed keeps its tables in ``public``: ``pentad.migrate`` finds
+        them there and leaves them, and ``public`` stays on the search path for them.
+        """
+        url = self.database_url
+        if not url.startswith("postgresql") or "{service}" in url:
+            return None
+        return self.service
+
     def url_of(self, service: str) -> str:
         try:
             return self.service_urls[service].rstrip("/")
@@ -82,7 +105,7 @@ class Settings(BaseSettings):
 
 def write_private_file(path: Path, text: str) -> None:
     """Secrets on disk (the signing secret, the bootstrap key): readable by the owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     path.touch(mode=0o600)
     path.chmod(0o600)
     path.write_text(text + "\n")

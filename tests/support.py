@@ -148,13 +148,20 @@ def free_port() -> int:
     return free_port_block(1)
 
 
+async def _serve(server: uvicorn.Server, port: int) -> None:
+    try:
+        await server.serve()
+    except SystemExit:  # uvicorn's way to fail a start: left alone, it would end the whole test run
+        raise RuntimeError(f"uvicorn could not start on port {port} (taken meanwhile?)") from None
+
+
 @asynccontextmanager
 async def serving(app: Any, port: int | None = None) -> AsyncIterator[str]:
     """Runs an ASGI app under a real uvicorn server in this loop; yields its URL."""
     port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
                                            access_log=False, lifespan="on"))
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(_serve(server, port))
     while not server.started:
         if task.done():
             task.result()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import signal
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -66,15 +69,30 @@ def _healthy(url: str) -> bool:
 
 
 class Up:
-    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
-        self.port = _port_block()
+    """``pentad up`` as a child process: JSON logs on stdout, the summary on stderr."""
+
+    def __init__(self, tmp: Path, env: dict[str, str], *args: str, port: int | None = None) -> None:
+        self.port = port or _port_block()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data = tmp / "var"
+        self.databases: list[str] = []  # PostgreSQL databases to drop afterwards
         self.log_path = tmp / "up.log"
+        self.err_path = tmp / "up.err"
         self._log = self.log_path.open("wb")
+        self._err = self.err_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "launcher.cli", "up", "--port", str(self.port), "--data-dir", str(self.data)],
-            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **env})
+            [sys.executable, "-m", "launcher.cli", "up", "--port", str(self.port), "--data-dir", str(self.data),
+             *args], stdout=self._log, stderr=self._err, env={**os.environ, **env})
+
+    def err(self) -> str:
+        return self.err_path.read_text()
+
+    def is_up(self) -> bool:
+        """It said so: on stderr (where the summary goes), or anywhere in its output."""
+        return "Pentad is up" in self.err() + self.log_path.read_text()
+
+    def tail(self) -> str:
+        return self.err() + self.log_path.read_text()[-3000:]
 
     def log_lines(self) -> list[dict]:
         lines = []
@@ -95,19 +113,26 @@ class Up:
                 self.proc.wait()
                 return None
         self._log.close()
+        self._err.close()
         return self.proc.returncode
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# "pg-one": every component in ONE database that `pentad up` creates itself, a schema each;
+# "pg-each": the `{service}` template, a database per component (public schema), made beforehand.
+@pytest.fixture(params=["sqlite", "pg-one", "pg-each"])
 def up(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Up]:
     env = {"PENTAD_LOG_FORMAT": "json"}
+    run = uuid.uuid4().hex[:8]
     dbs: list[str] = []
-    if request.param == "postgresql":
-        run = uuid.uuid4().hex[:8]
+    if request.param == "pg-one":
+        dbs = [f"pentad_e2e_{run}"]
+        env["PENTAD_DATABASE_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{dbs[0]}"
+    elif request.param == "pg-each":
         dbs = [f"pentad_e2e_{run}_{c}" for c in COMPONENT_NAMES]
         _pg(*(f'CREATE DATABASE "{d}"' for d in dbs))
         env["PENTAD_DATABASE_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:5432/pentad_e2e_{run}_{{service}}"
     started = Up(tmp_path, env)
+    started.databases = dbs
     yield started
     started.stop()
     if dbs:
@@ -128,14 +153,17 @@ def _pg(*statements: str) -> None:
     asyncio.run(run())
 
 
+@pytest.mark.parametrize("up", ["sqlite", "pg-one"], indirect=True)
 def test_pentad_up_serves_everything_through_the_gateway(up: Up) -> None:
-    assert _wait(lambda: _healthy(up.url), within=30), up.log_path.read_text()[-3000:]
+    assert _wait(lambda: "Pentad is up" in up.err(), within=90), up.tail()
     health = httpx.get(up.url + "/health").json()
     assert set(health["services"]) == set(SERVICE_NAMES)
     assert all(s["status"] == "ok" for s in health["services"].values())
 
     key_file = up.data / "admin.key"
+    assert f"Admin key: {key_file.resolve()}" in up.err()
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(up.data.stat().st_mode) == 0o700
     admin = {"Authorization": f"Bearer {key_file.read_text().strip()}"}
 
     r = httpx.get(up.url + "/segmentation/events", headers={**admin, "X-Request-ID": "e2e-rid-1"})
@@ -147,6 +175,32 @@ def test_pentad_up_serves_everything_through_the_gateway(up: Up) -> None:
     _assert_demo_loaded(up.url, admin)
     direct = httpx.get(f"http://127.0.0.1:{up.port + 1}/events", headers=admin)
     assert direct.status_code == 401 and direct.headers["content-type"] == "application/problem+json"
+    if up.databases:  # one database: each component's tables, and its Alembic version, in its own schema
+        tables = _pg_tables(up.databases[0])
+        for component in COMPONENT_NAMES:
+            assert {"alembic_version", "outbox_events", "idempotency_records"} <= tables[component], component
+        assert {"stakeholders", "capacity"} <= tables["integration"] and "segments" in tables["segmentation"]
+        assert "api_keys" in tables["gateway"] and "public" not in tables
+    else:  # SQLite files are the owner's alone
+        assert {stat.S_IMODE(p.stat().st_mode) for p in up.data.glob("*.db")} == {0o600}
+
+
+def _pg_tables(database: str) -> dict[str, set[str]]:
+    import asyncio
+
+    async def run() -> dict[str, set[str]]:
+        conn = await asyncpg.connect(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database)
+        try:
+            rows = await conn.fetch("SELECT table_schema, table_name FROM information_schema.tables "
+                                    "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')")
+        finally:
+            await conn.close()
+        found: dict[str, set[str]] = {}
+        for row in rows:
+            found.setdefault(row["table_schema"], set()).add(row["table_name"])
+        return found
+
+    return asyncio.run(run())
 
 
 def _demo_counts(url: str, headers: dict[str, str]) -> tuple[int, int, int]:
@@ -174,30 +228,102 @@ def _development_counts(url: str, headers: dict[str, str]) -> tuple[int, int]:
     return len(initiatives["items"]), len(points["items"])
 
 
-def test_a_second_pentad_up_does_not_load_the_demo_twice(tmp_path: Path) -> None:
-    first = Up(tmp_path, {"PENTAD_LOG_FORMAT": "json"})
+def _admin(up: Up) -> dict[str, str]:
+    return {"Authorization": f"Bearer {(up.data / 'admin.key').read_text().strip()}"}
+
+
+def _sqlite(path: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(path) as db:
+        return db.execute(sql).fetchall()
+
+
+def test_restarts_never_change_or_duplicate_what_a_user_has(tmp_path: Path) -> None:
+    # Retention shrunk to nothing: each start's sweep forgets the demo's replay records.
+    env = {"PENTAD_LOG_FORMAT": "json", "PENTAD_IDEMPOTENCY_RETENTION_HOURS": "0"}
+    first = Up(tmp_path, env)
     try:
-        assert _wait(lambda: _healthy(first.url), within=30)
-        admin = {"Authorization": f"Bearer {(first.data / 'admin.key').read_text().strip()}"}
+        assert _wait(first.is_up, within=90), first.tail()
+        admin = _admin(first)
         _assert_demo_loaded(first.url, admin)
+        fx = httpx.get(first.url + "/integration/fx-rates", headers=admin).json()
+        rates = {**fx["rates"], "GBP": "0.9000"}
+        r = httpx.put(first.url + "/integration/fx-rates", json={"base": fx["base"], "rates": rates}, headers=admin)
+        assert r.status_code == 200, r.text
+        ortho = next(s for s in httpx.get(first.url + "/integration/stakeholders", params={"limit": 500},
+                                         headers=admin).json()["items"] if s["name"].startswith("Kvarner Ortho"))
+        r = httpx.patch(f"{first.url}/integration/stakeholders/{ortho['id']}", json={"name": "Renamed by staff"},
+                        headers=admin)
+        assert r.status_code == 200, r.text
     finally:
         assert first.stop() == 0
-    second = Up(tmp_path, {"PENTAD_LOG_FORMAT": "json"})
+    # A later day: the demo's capacity was last confirmed three weeks ago, so it is stale now.
+    integration_db = first.data / "integration.db"
+    _sqlite(integration_db, "UPDATE capacity SET confirmed_at = datetime(confirmed_at, '-21 days')")
+    confirmed = _sqlite(integration_db, "SELECT max(confirmed_at) FROM capacity")
+
+    second = Up(tmp_path, env)
     try:
-        assert _wait(lambda: _healthy(second.url), within=30)
-        assert _wait(lambda: "Pentad is up" in second.log_path.read_text(), within=30)
-        _assert_demo_loaded(second.url, admin)
+        assert _wait(second.is_up, within=90), second.tail()
+        fx = httpx.get(second.url + "/integration/fx-rates", headers=admin).json()
+        assert fx["rates"]["GBP"] == "0.9000"
+        _assert_demo_loaded(second.url, admin)  # the same counts: nothing duplicated
+        assert _sqlite(integration_db, "SELECT count(*) FROM idempotency_records") == [(0,)]  # all swept
+        r = httpx.get(f"{second.url}/integration/stakeholders/{ortho['id']}", headers=admin)
+        assert r.json()["name"] == "Renamed by staff"
+        assert _sqlite(integration_db, "SELECT max(confirmed_at) FROM capacity") == confirmed
+        assert sum("Demo: already loaded" in line for line in second.err().splitlines()) == 1
     finally:
-        second.stop()
+        assert second.stop() == 0
 
 
+class _Impostor(http.server.BaseHTTPRequestHandler):
+    """Another program on the gateway's port that answers every health check with 200."""
+
+    def do_GET(self) -> None:
+        body = b'{"status": "ok", "services": {}}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("busy", [0, 3])
+def test_pentad_up_on_a_busy_port_fails_naming_it(tmp_path: Path, busy: int) -> None:
+    port = _port_block()
+    impostor = http.server.ThreadingHTTPServer(("127.0.0.1", port + busy), _Impostor)
+    threading.Thread(target=impostor.serve_forever, daemon=True).start()
+    try:
+        up = Up(tmp_path, {"PENTAD_LOG_FORMAT": "json"}, port=port)
+        try:
+            returncode = up.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        finally:
+            up.stop()
+    finally:
+        impostor.shutdown()
+        impostor.server_close()
+    err = up.err()
+    assert returncode not in (None, 0), err
+    assert "Pentad is up" not in err and "Traceback" not in err
+    assert [line for line in err.splitlines() if line.strip()] == [
+        f"pentad up: port {port + busy} on 127.0.0.1 is already in use; stop what holds it or pick "
+        f"another --port"], err
+    assert _children(up.proc.pid) == {}
+
+
+@pytest.mark.parametrize("up", ["sqlite", "pg-each"], indirect=True)
 def test_pentad_up_restarts_a_crashed_service_and_stops_cleanly(up: Up) -> None:
-    assert _wait(lambda: _healthy(up.url), within=30), up.log_path.read_text()[-3000:]
+    assert _wait(lambda: _healthy(up.url), within=30), up.tail()
     children = _children(up.proc.pid)
     assert set(children) == {*SERVICE_NAMES, "gateway"}
     os.kill(children["integration"], signal.SIGKILL)
     assert _wait(lambda: _children(up.proc.pid).get("integration") not in (None, children["integration"]),
-                 within=15), (children, _children(up.proc.pid), up.log_path.read_text()[-3000:])
+                 within=15), (children, _children(up.proc.pid), up.tail())
     assert _wait(lambda: _healthy(up.url), within=30)
     assert any(line.get("event") == "up.restart" and line.get("component") == "integration"
                for line in up.log_lines())

@@ -98,7 +98,8 @@ async def test_health_probes_need_no_identity(client: httpx.AsyncClient) -> None
     bare = httpx.AsyncClient(transport=client._transport, base_url="http://test")
     assert (await bare.get("/health/live")).json()["status"] == "ok"
     ready = await bare.get("/health/ready")
-    assert ready.status_code == 200 and ready.json() == {"status": "ok", "service": "segmentation"}
+    # No `pentad up` run started this app, so no instance id to report.
+    assert ready.status_code == 200 and ready.json() == {"status": "ok", "service": "segmentation", "instance": ""}
 
 
 async def test_unsigned_or_forged_calls_are_refused(client: httpx.AsyncClient) -> None:
