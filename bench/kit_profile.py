@@ -44,7 +44,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.kit import PG, Stack, operations, pg_admin, script_for, stack, wrk  # noqa: E402
+from bench.kit import PG, Run, Stack, operations, pg_admin, pids_for, script_for, stack, wrk  # noqa: E402
 
 PY_SPY = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
 
@@ -147,9 +147,26 @@ def sqlite_statements(s: Stack, n: int = 10) -> str:
                     one = hops[-(len(hops) // n):]
                     lines.append(f"  {label:<7} {name:<21} {len(hops) / n:4.1f} hops: {' '.join(one)}")
 
+    async def burst(label: str, app: Any, auth: httpx.Auth | None, rounds: int = 10) -> None:
+        # 16 requests at a time, as wrk -c16 through the gateway gives the service.
+        async with LifespanManager(app) as manager:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://kit",
+                                         auth=auth) as client:
+                hops.clear()
+                for _ in range(rounds):
+                    answers = await asyncio.gather(*(client.get(probes[1][2]) for _ in range(16)))
+                    for r in answers:
+                        r.raise_for_status()
+                done = 16 * rounds
+                opened = sum(h == "execute(PRAGMA)" for h in hops) // 4  # four pragmas a new connection
+                lines.append(f"  {label:<7} 16 concurrent GET /segments/{{id}}: {len(hops) / done:4.1f} hops a "
+                             f"request; {opened} new SQLite connections (thread, open, 4 pragmas) for {done} requests")
+
     try:
         asyncio.run(probe("pentad", pentad_app, SignedAs(BENCH_CALLER, SECRET)))
         asyncio.run(probe("minimal", minimal_app.app, None))
+        asyncio.run(burst("pentad", pentad_app, SignedAs(BENCH_CALLER, SECRET)))
+        asyncio.run(burst("minimal", minimal_app.app, None))
     finally:
         aiosqlite.core.Connection._execute = original  # type: ignore[method-assign]
     return "\n".join(lines)
@@ -264,14 +281,14 @@ IDLE_LEAVES = ("Condition.wait (", "Event.wait (", "Queue.get (", "select (selec
 
 
 def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds so far of a process's main thread and of all its other threads (/proc)."""
-    out = {"main": 0.0, "other threads": 0.0}
-    tick = os.sysconf("SC_CLK_TCK")
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        cpu = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-        out["main" if task.name == str(pid) else "other threads"] += cpu
-    return out
+    """CPU seconds so far of a process's main thread and of its other threads, including
+    threads that have exited (the process total keeps them; /proc/PID/task does not)."""
+    def cpu(stat: Path) -> float:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+    total, main = cpu(Path(f"/proc/{pid}/stat")), cpu(Path(f"/proc/{pid}/task/{pid}/stat"))
+    return {"main": main, "other threads": total - main}
 
 
 def pyspy(pid: int, s: Stack, seconds: int, out: Path, tmp: Path, op_index: int = 0) -> str:
@@ -308,10 +325,10 @@ def pyspy(pid: int, s: Stack, seconds: int, out: Path, tmp: Path, op_index: int 
 def summarize(raw: Path, top: int = 20) -> str:
     stacks: list[tuple[list[str], int]] = []
     idle = 0
-    for line in raw.read_text().splitlines():
+    for line in raw.read_text(errors="replace").splitlines():
         frames, _, count = line.rpartition(" ")
-        if not frames:
-            continue
+        if not frames or not count.isdigit():
+            continue  # a frame name with a line break in it (source text py-spy read mid-update)
         chain = frames.split(";")
         if chain[-1].startswith(IDLE_LEAVES):
             idle += int(count)  # a thread parked in a wait: py-spy --nonblocking may count it busy
@@ -360,9 +377,10 @@ def summarize(raw: Path, top: int = 20) -> str:
 
 # -- 4. and 5. A/B ------------------------------------------------------------------------------
 
-def access_line_ab(s: Stack, seconds: int, tmp: Path, rounds: int = 2) -> str:
+def access_line_ab(s: Stack, seconds: int, tmp: Path, rounds: int = 3) -> str:
+    """CPU a request (/proc) with the access line on and off: steadier than req/s on a shared box."""
     ops = operations(s)
-    results: dict[tuple[str, str, bool], list[float]] = {}
+    results: dict[tuple[str, str, bool], list[Run]] = {}
     for _ in range(rounds):
         for on in (True, False):
             s.restart("segmentation", access_log=on)
@@ -371,17 +389,22 @@ def access_line_ab(s: Stack, seconds: int, tmp: Path, rounds: int = 2) -> str:
                 for target in ("direct", "gateway"):
                     base, script = script_for(s, op, target)
                     wrk(base, script, 16, 1, tmp)
-                    results.setdefault((op.name, target, on), []).append(wrk(base, script, 16, seconds, tmp).rps)
+                    results.setdefault((op.name, target, on), []).append(
+                        wrk(base, script, 16, seconds, tmp, pids_for(s, op, target)))
     s.restart("segmentation", access_log=True)
     s.restart("gateway", access_log=True)
     lines = [f"Access line on vs off (segmentation and gateway restarted with PENTAD_ACCESS_LOG; wrk -c16, "
-             f"{seconds}s, A/B x{rounds}, medians):"]
+             f"{seconds}s, A/B x{rounds}, medians; CPU = the processes doing the work, /proc):"]
     for op in (ops[0], ops[1]):
         for target in ("direct", "gateway"):
-            on = statistics.median(results[(op.name, target, True)])
-            off = statistics.median(results[(op.name, target, False)])
-            lines.append(f"  {op.name:<27} {target:<8} on {on:>7,.0f} r/s  off {off:>7,.0f} r/s  "
-                         f"cost {100 * (1 - on / off):5.1f}%  ({(1 / on - 1 / off) * 1e6:+.0f} us a request)")
+            on, off = results[(op.name, target, True)], results[(op.name, target, False)]
+            cpu_on = statistics.median(r.cpu_us for r in on)
+            cpu_off = statistics.median(r.cpu_us for r in off)
+            rps_on = statistics.median(r.rps for r in on)
+            rps_off = statistics.median(r.rps for r in off)
+            lines.append(f"  {op.name:<19} {target:<8} CPU/request on {cpu_on:>7,.0f} us  off {cpu_off:>7,.0f} us  "
+                         f"line {cpu_on - cpu_off:+5.0f} us ({100 * (cpu_on - cpu_off) / cpu_on:+5.1f}%)   "
+                         f"req/s on {rps_on:,.0f} off {rps_off:,.0f}")
     return "\n".join(lines)
 
 
@@ -390,7 +413,8 @@ def access_line_inprocess(n: int = 20000) -> str:
     code = f"""
 import os, time, structlog
 from pentad.logging import configure_logging
-configure_logging(service="segmentation", fmt="json", stream=open(os.devnull, "w"))
+sink = open(os.devnull, "w")
+configure_logging(service="segmentation", fmt="json", stream=sink)
 log = structlog.get_logger("pentad.http")
 structlog.contextvars.bind_contextvars(request_id="0123456789abcdef0123456789abcdef")
 for _ in range(1000):
@@ -405,26 +429,26 @@ print((time.perf_counter() - t) / {n} * 1e6)
     return f"The access line alone, in-process (structlog JSON to /dev/null): {us:.1f} us a request"
 
 
-def pre_ping_ab(s: Stack, seconds: int, tmp: Path, rounds: int = 2) -> str:
-    op = operations(s)[1]  # one segment by id: the cheapest read, where a round trip shows most
-    results: dict[tuple[int, bool], list[tuple[float, float]]] = {}
+def pre_ping_ab(s: Stack, seconds: int, tmp: Path, rounds: int = 3) -> str:
+    op = operations(s)[1]  # one segment by id: the cheapest read, where round trips show most
+    results: dict[tuple[int, bool], list[Run]] = {}
     for _ in range(rounds):
         for ping in (False, True):
             s.restart_minimal(BENCH_PRE_PING="1" if ping else "0")
             base, script = script_for(s, op, "minimal")
             for c in (1, 16):
                 wrk(base, script, c, 1, tmp)
-                r = wrk(base, script, c, seconds, tmp)
-                results.setdefault((c, ping), []).append((r.rps, r.p50_ms))
+                results.setdefault((c, ping), []).append(wrk(base, script, c, seconds, tmp, (s.pid("minimal"),)))
     s.restart_minimal()
     lines = [f"pool_pre_ping priced on the minimal app ({op.name}, {seconds}s, A/B x{rounds}, medians):"]
     for c in (1, 16):
-        off = statistics.median(r for r, _ in results[(c, False)])
-        on = statistics.median(r for r, _ in results[(c, True)])
-        p_off = statistics.median(p for _, p in results[(c, False)])
-        p_on = statistics.median(p for _, p in results[(c, True)])
-        lines.append(f"  c={c:<3} without {off:>7,.0f} r/s p50 {p_off:.3f} ms   with {on:>7,.0f} r/s "
-                     f"p50 {p_on:.3f} ms   cost {100 * (1 - on / off):5.1f}%")
+        m = {ping: (statistics.median(r.rps for r in results[(c, ping)]),
+                    statistics.median(r.p50_ms for r in results[(c, ping)]),
+                    statistics.median(r.cpu_us for r in results[(c, ping)])) for ping in (False, True)}
+        (r0, p0, c0), (r1, p1, c1) = m[False], m[True]
+        lines.append(f"  c={c:<3} without: {r0:>6,.0f} r/s p50 {p0:.3f} ms CPU {c0:,.0f} us   with: {r1:>6,.0f} r/s "
+                     f"p50 {p1:.3f} ms CPU {c1:,.0f} us   -> pre-ping costs {100 * (1 - r1 / r0):.1f}% of req/s, "
+                     f"{p1 - p0:+.3f} ms p50, {c1 - c0:+,.0f} us CPU a request")
     return "\n".join(lines)
 
 
