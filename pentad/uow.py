@@ -36,11 +36,13 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def session_of(scope: Scope) -> AsyncSession:
-    """The request's session, opened on first use."""
+    """The request's session, opened on first use: a safe method's reads without a transaction
+    (``Database.read_sessionmaker``; the unit of work never commits one anyway)."""
     state = state_of(scope)
     session = state.get("session")
     if session is None:
-        session = state["session"] = state["db"].sessionmaker()
+        db = state["db"]
+        session = state["session"] = (db.sessionmaker if write_intent.get() else db.read_sessionmaker)()
     return session
 
 

@@ -1,0 +1,149 @@
+"""The kit's database paths (issue 13): what a read costs, dead connections, a pool that does not churn."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi import APIRouter
+
+from pentad.db import _tls_args
+from pentad.deps import Session
+from pentad.service_app import build_service_app
+from tests.support import PG_ADMIN_URL, STAFF, asgi_client, settings_for
+
+probe = APIRouter()
+
+
+async def _in_transaction(session: Session) -> bool:
+    conn = await session.connection()
+    raw = (await conn.get_raw_connection()).driver_connection
+    return bool(raw.is_in_transaction()) if conn.dialect.name == "postgresql" else bool(raw.in_transaction)
+
+
+@probe.get("/probe/read")
+async def read(session: Session) -> dict[str, object]:
+    pid = (await session.execute(sa.text("SELECT pg_backend_pid()"))).scalar() \
+        if session.get_bind().dialect.name == "postgresql" else 0
+    return {"pid": pid, "in_transaction": await _in_transaction(session)}
+
+
+@probe.post("/probe/write")
+async def write(session: Session) -> dict[str, object]:
+    await session.execute(sa.text("SELECT 1"))
+    return {"in_transaction": await _in_transaction(session)}
+
+
+@probe.get("/probe/slow")
+async def slow(session: Session) -> dict[str, object]:
+    await session.execute(sa.text("SELECT pg_sleep(0.01)"))  # holds its connection a little
+    return {}
+
+
+@pytest.fixture
+async def app_url(databases) -> str:
+    return await databases.new("segmentation")
+
+
+def _app(app_url: str, tmp: Path, **settings: object) -> object:
+    return build_service_app(settings_for("segmentation", app_url, tmp, **settings), title="probe",
+                             description="probe", routers=[probe])
+
+
+@pytest.fixture
+async def client(app_url: str, tmp: Path) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(_app(app_url, tmp), STAFF) as c:
+        yield c
+
+
+def _pg_only(app_url: str) -> None:
+    if not app_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+
+
+async def _admin(sql: str, *args: object) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        return await conn.fetch(sql, *args)
+    finally:
+        await conn.close()
+
+
+async def test_a_read_opens_no_transaction_on_postgresql_and_a_write_does(client: httpx.AsyncClient,
+                                                                       app_url: str) -> None:
+    _pg_only(app_url)
+    # No BEGIN and no ROLLBACK around a safe method's statements (AUTOCOMMIT): one round trip.
+    assert (await client.get("/probe/read")).json()["in_transaction"] is False
+    assert (await client.post("/probe/write")).json()["in_transaction"] is True
+
+
+async def test_a_read_takes_no_write_lock_on_sqlite(client: httpx.AsyncClient, app_url: str) -> None:
+    if not app_url.startswith("sqlite"):
+        pytest.skip("SQLite only")
+    path = app_url.split("///", 1)[1]
+    assert (await client.get("/probe/read")).status_code == 200  # connected (its pragmas set)
+    holder = sqlite3.connect(path, isolation_level=None, timeout=0.1)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        r = await client.get("/probe/read")
+        assert r.status_code == 200 and r.json()["in_transaction"] is True  # a snapshot, not the lock
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+async def test_a_read_after_its_connection_was_killed_still_succeeds(client: httpx.AsyncClient,
+                                                                     app_url: str) -> None:
+    """No pre-ping: the dead connection is found when used and the first statement runs again."""
+    _pg_only(app_url)
+    first = (await client.get("/probe/read")).json()["pid"]
+    assert (await _admin("SELECT pg_terminate_backend($1)", first))[0][0] is True
+    for _ in range(100):
+        if not await _admin("SELECT 1 FROM pg_stat_activity WHERE pid = $1", first):
+            break
+        await asyncio.sleep(0.05)
+    r = await client.get("/probe/read")
+    assert r.status_code == 200, r.text
+    assert r.json()["pid"] != first
+    # A write's first statement, before anything was sent, gets the same second chance.
+    again = r.json()["pid"]
+    await _admin("SELECT pg_terminate_backend($1)", again)
+    await asyncio.sleep(0.2)
+    assert (await client.post("/probe/write")).status_code == 200
+
+
+async def test_sustained_concurrency_at_the_pool_size_opens_no_connection(app_url: str, tmp: Path) -> None:
+    _pg_only(app_url)
+    database = app_url.rsplit("/", 1)[1]
+    size = 4
+
+    async def backends() -> set[tuple[int, object]]:
+        rows = await _admin("SELECT pid, backend_start FROM pg_stat_activity WHERE datname = $1", database)
+        return {(r["pid"], r["backend_start"]) for r in rows}
+
+    async with asgi_client(_app(app_url, tmp, db_pool_size=size, db_max_overflow=0), STAFF) as c:
+        async def worker(n: int) -> list[int]:
+            return [(await c.get("/probe/slow")).status_code for _ in range(n)]
+
+        await asyncio.gather(*(worker(3) for _ in range(size)))  # the pool is filled
+        before = await backends()
+        # Twice the pool's size in flight: the extra requests wait for a connection, none is opened.
+        codes = await asyncio.gather(*(worker(15) for _ in range(2 * size)))
+        after = await backends()
+    assert {c for run in codes for c in run} == {200}
+    assert len(before) == size
+    assert after == before
+
+
+def test_tls_is_left_to_the_driver_except_on_loopback_or_when_the_url_says() -> None:
+    assert _tls_args("postgresql+asyncpg://u@127.0.0.1:5432/db") == {"ssl": False}
+    assert _tls_args("postgresql+asyncpg://u@localhost/db") == {"ssl": False}
+    assert _tls_args("postgresql+asyncpg://u@db.internal:5432/db") == {}  # asyncpg's "prefer"
+    assert _tls_args("postgresql+asyncpg://u@127.0.0.1/db?ssl=require") == {}  # the URL decides
+    assert _tls_args("sqlite+aiosqlite:///x.db") == {}
