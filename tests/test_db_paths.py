@@ -12,10 +12,13 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import APIRouter
+from sqlalchemy.exc import DBAPIError
 
+from pentad import outbox
 from pentad.db import _tls_args
 from pentad.deps import Session
 from pentad.service_app import build_service_app
+from pentad.uow import RETRIES
 from tests.support import PG_ADMIN_URL, STAFF, asgi_client, settings_for
 
 probe = APIRouter()
@@ -46,6 +49,23 @@ async def slow(session: Session) -> dict[str, object]:
     return {}
 
 
+class _LostRace(Exception):
+    pgcode = "40P01"  # deadlock_detected, as asyncpg's errors carry it through SQLAlchemy
+
+
+attempts: dict[str, int] = {}
+
+
+@probe.post("/probe/contended/{key}")
+async def contended(key: str, session: Session, fail_times: int = 1) -> dict[str, int]:
+    """Records an event, then loses a race ``fail_times`` times before it succeeds."""
+    outbox.record(session, type="probe.contended", subject=key, data={})
+    attempts[key] = attempts.get(key, 0) + 1
+    if attempts[key] <= fail_times:
+        raise DBAPIError("UPDATE ...", {}, _LostRace("deadlock detected"))
+    return {"attempts": attempts[key]}
+
+
 @pytest.fixture
 async def app_url(databases) -> str:
     return await databases.new("segmentation")
@@ -58,6 +78,7 @@ def _app(app_url: str, tmp: Path, **settings: object) -> object:
 
 @pytest.fixture
 async def client(app_url: str, tmp: Path) -> AsyncIterator[httpx.AsyncClient]:
+    attempts.clear()
     async with asgi_client(_app(app_url, tmp), STAFF) as c:
         yield c
 
@@ -147,3 +168,18 @@ def test_tls_is_left_to_the_driver_except_on_loopback_or_when_the_url_says() -> 
     assert _tls_args("postgresql+asyncpg://u@db.internal:5432/db") == {}  # asyncpg's "prefer"
     assert _tls_args("postgresql+asyncpg://u@127.0.0.1/db?ssl=require") == {}  # the URL decides
     assert _tls_args("sqlite+aiosqlite:///x.db") == {}
+
+
+async def test_a_write_that_loses_a_database_race_is_run_again(client: httpx.AsyncClient) -> None:
+    r = await client.post("/probe/contended/once", params={"fail_times": 2})
+    assert r.status_code == 200 and r.json() == {"attempts": 3}
+    events = (await client.get("/events", params={"limit": 500})).json()["items"]
+    assert [e["subject"] for e in events if e["type"] == "probe.contended"] == ["once"]  # the lost tries left nothing
+
+
+async def test_a_write_that_keeps_losing_is_a_503_to_retry_never_a_500(client: httpx.AsyncClient) -> None:
+    r = await client.post("/probe/contended/always", params={"fail_times": 99})
+    assert r.status_code == 503 and r.headers["retry-after"] == "1"
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"].endswith("/contended")
+    assert attempts["always"] == RETRIES + 1
