@@ -27,10 +27,12 @@ PostgreSQL (issue 13: a read cost four round trips, pre-ping + BEGIN + query + R
 from __future__ import annotations
 
 import contextvars
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event, make_url, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -63,15 +65,24 @@ def is_sqlite(url: str) -> bool:
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
+def _json_loads(text: str | bytes) -> Any:
+    """JSON columns read with orjson (~6x the stdlib: a page of 50 segments reads 350 values);
+    what orjson refuses and the stdlib wrote (NaN, integers past 64 bits) falls back."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 0, pool_timeout: float = 30.0,
                   echo: bool = False) -> AsyncEngine:
     if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, json_deserializer=_json_loads)
         _tune_sqlite(engine)
         return engine
     return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow,
                                pool_timeout=pool_timeout, pool_pre_ping=False, pool_recycle=1800,
-                               connect_args=_tls_args(url))
+                               connect_args=_tls_args(url), json_deserializer=_json_loads)
 
 
 def _tls_args(url: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from fastapi import APIRouter
 from sqlalchemy.exc import DBAPIError
 
 from pentad import outbox
-from pentad.db import _tls_args
+from pentad.db import _json_loads, _tls_args
 from pentad.deps import Session
 from pentad.service_app import build_service_app
 from pentad.uow import RETRIES
@@ -183,3 +183,11 @@ async def test_a_write_that_keeps_losing_is_a_503_to_retry_never_a_500(client: h
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["type"].endswith("/contended")
     assert attempts["always"] == RETRIES + 1
+
+
+def test_json_columns_read_what_the_stdlib_wrote() -> None:
+    assert _json_loads('{"a": [1, "x"]}') == {"a": [1, "x"]}
+    assert _json_loads(b'{"a": 2}') == {"a": 2}
+    big = 2**70
+    assert _json_loads(f'{{"n": {big}}}') == {"n": big}  # past orjson's 64 bits
+    assert _json_loads('[NaN]')[0] != _json_loads('[NaN]')[0]  # the stdlib writes NaN
