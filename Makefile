@@ -6,7 +6,7 @@ PORT   ?= 8000
 DATA   ?= ./var
 DEMO   ?= 1
 
-.PHONY: run test lint bench fuzz install clean
+.PHONY: run test lint bench bench-kit fuzz install clean
 
 $(BIN)/pentad: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,11 +36,15 @@ lint: install
 	$(BIN)/ruff check pentad services gateway launcher tests bench
 	$(BIN)/mypy pentad services gateway launcher
 
-## Benchmarks (need wrk; PostgreSQL for the ingest one).
-bench: install
-	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+## Benchmarks (need wrk and PostgreSQL on 127.0.0.1:5432).
+bench: install bench-kit
 	$(BIN)/python bench/gateway.py
-	$(BIN)/python bench/capacity_ingest.py
+
+## Issue 13: the kit's reads and PATCH vs a minimal app, and ingest vs raw drivers (PostgreSQL and SQLite).
+bench-kit: install
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python bench/kit.py
+	$(BIN)/python bench/capacity_ingest.py --backends postgresql,sqlite
 
 clean:
 	rm -rf $(VENV) $(DATA) *.egg-info

@@ -90,7 +90,7 @@ class GatewayState:
     async def _resolve(self, key_hash: str) -> Caller | None:
         token = write_intent.set(False)
         try:
-            async with self.db.sessionmaker() as session:
+            async with self.db.read_sessionmaker() as session:
                 caller = await resolve(session, key_hash=key_hash)
         finally:
             write_intent.reset(token)

@@ -252,10 +252,25 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
 _PG_NUL_IN_TEXT = "22021"  # character_not_in_repertoire: PostgreSQL text cannot hold U+0000
 
 
+# serialization_failure, deadlock_detected: the transaction lost a race and was rolled back;
+# the same request may well succeed now.
+PG_RETRYABLE = frozenset({"40001", "40P01"})
+RETRY_CONTENDED_SECONDS = 1
+
+
 async def _on_database_error(request: Request, exc: Exception) -> Response:
-    """Only the one input error a database can see and we cannot (a NUL in text); the rest is a 500."""
-    if getattr(getattr(exc, "orig", None), "pgcode", None) == _PG_NUL_IN_TEXT:
+    """The one input error a database can see and we cannot (a NUL in text) is a 422; a lost
+    race (deadlock, serialization failure) a 503 to retry, which the unit of work first
+    retries itself (``retryable`` in the request's state); the rest is a 500."""
+    code = getattr(getattr(exc, "orig", None), "pgcode", None)
+    if code == _PG_NUL_IN_TEXT:
         return problem_response(422, Invalid.slug, Invalid.title, NUL_DETAIL, request=request)
+    if code in PG_RETRYABLE:
+        request.scope["state"]["retryable"] = True
+        log.warning("request.contended", path=request.url.path, sqlstate=code)
+        return problem_response(503, "contended", "Contended",
+                                "Concurrent requests changed the same records; send this one again.",
+                                request=request, headers={"Retry-After": str(RETRY_CONTENDED_SECONDS)})
     return await _on_unexpected(request, exc)
 
 

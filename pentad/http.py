@@ -18,6 +18,7 @@ import structlog
 
 from pentad.errors import NUL_DETAIL, problem_body
 from pentad.identity import IDENTITY_HEADERS, BadSignature, verify
+from pentad.logging import access_line
 from pentad.state import state_of
 
 Scope = MutableMapping[str, Any]
@@ -31,9 +32,6 @@ _TRACEPARENT_OK = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2
 # Outgoing calls read these so the request id and trace follow the request.
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 current_traceparent: contextvars.ContextVar[str] = contextvars.ContextVar("traceparent", default="")
-
-log = structlog.get_logger("pentad.http")
-
 
 def new_request_id() -> str:
     return os.urandom(16).hex()
@@ -175,8 +173,8 @@ class RequestContext:
             # could hand that connection to the next caller's request.
         finally:
             if self.access_log:
-                log.info("request", method=scope["method"], path=scope["path"], status=status,
-                         duration_ms=round((time.perf_counter() - start) * 1000, 3))
+                access_line(method=scope["method"], path=scope["path"], status=status,
+                            duration_ms=round((time.perf_counter() - start) * 1000, 3))
             structlog.contextvars.unbind_contextvars("request_id", "traceparent")
 
 

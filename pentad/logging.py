@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import TextIO
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TextIO
 
 import orjson
 import structlog
@@ -39,13 +41,16 @@ def configure_logging(*, service: str, fmt: str = "auto", level: str = "info", c
         structlog.processors.add_log_level,
         _timestamp,
     ]
+    global _fast
     if use_json:
         processors: list[Processor] = [*shared, structlog.processors.format_exc_info,
                       structlog.processors.JSONRenderer(serializer=orjson.dumps)]
         factory: structlog.types.WrappedLogger = structlog.BytesLoggerFactory(stream.buffer)
+        _fast = _FastLine(processors[-1], stream.buffer.write, service) if level_no <= logging.INFO else None
     else:
         processors = [*shared, structlog.dev.ConsoleRenderer()]
         factory = structlog.PrintLoggerFactory(stream)
+        _fast = None
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(level_no),
@@ -66,3 +71,34 @@ class _StructlogHandler(logging.Handler):
             logger.log(record.levelno, msg, exc_info=record.exc_info)
         else:
             logger.log(record.levelno, msg)
+
+
+@dataclass(frozen=True, slots=True)
+class _FastLine:
+    # The configuration's renderer: while it ends the processors in force, this is the
+    # configuration the line renders like (capture_logs edits that very list, in place).
+    renderer: Processor
+    write: Callable[[bytes], Any]
+    service: str
+
+
+_fast: _FastLine | None = None
+_access_log = structlog.get_logger("pentad.http")
+
+
+def access_line(**fields: Any) -> None:
+    """The per-request ``request`` line at info level. Through structlog it cost ~20 us a
+    request (bound logger, five processors, a renderer); with the JSON configuration of
+    ``configure_logging`` in force, the same line (same keys, same order) is rendered here
+    directly. Anything else in force (console, a test's ``capture_logs``) gets it from structlog."""
+    fast = _fast
+    if fast is None or structlog.get_config()["processors"][-1:] != [fast.renderer]:
+        _access_log.info("request", **fields)
+        return
+    fields["event"] = "request"
+    for key, value in structlog.contextvars.get_contextvars().items():
+        fields.setdefault(key, value)  # as merge_contextvars: the call's own fields win
+    fields.setdefault("service", fast.service)
+    fields["level"] = "info"
+    fields["ts"] = round(time.time(), 6)
+    fast.write(orjson.dumps(fields) + b"\n")

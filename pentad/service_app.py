@@ -35,7 +35,9 @@ from pentad.uow import UnitOfWork
 @asynccontextmanager
 async def resources(settings: Settings, *, http_timeout: float | None = None) -> AsyncIterator[State]:
     """The database, the shared HTTP client and the replay sweeper, for the process's life."""
-    db = Database.connect(settings.resolved_database_url(), schema=settings.database_schema)
+    db = Database.connect(settings.resolved_database_url(), schema=settings.database_schema,
+                          pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+                          pool_timeout=settings.db_pool_timeout)
     http = httpx.AsyncClient(timeout=httpx.Timeout(http_timeout or settings.upstream_timeout_seconds))
     sweeper = asyncio.create_task(sweep_replays(db, retention=timedelta(hours=settings.idempotency_retention_hours)))
     try:

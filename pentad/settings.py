@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     # URL is replaced by the component's name, so one template serves every database.
     # A PostgreSQL URL without it is shared: each component gets a schema (database_schema).
     database_url: str = ""
+    # PostgreSQL pool (pentad/db.py): sustained concurrency up to pool size + overflow never
+    # waits, and overflow connections are opened and closed per use, so size the pool.
+    # Each component has its own pool: mind the server's max_connections (100 by default).
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=0, ge=0)
+    db_pool_timeout: float = Field(default=30.0, gt=0)  # seconds a request waits for a connection
     # Shared secret the gateway signs callers' identities with; services refuse unsigned calls.
     secret: str = ""
     # Where each service listens, e.g. {"segmentation": "http://127.0.0.1:8001"}.

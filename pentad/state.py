@@ -29,6 +29,7 @@ class RequestState(State, total=False):
     traceparent: str | None
     caller: Caller
     session: AsyncSession
+    retryable: bool  # the request lost a database race: the unit of work may run it again
 
 
 def state_of(scope: Any) -> RequestState:

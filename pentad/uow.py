@@ -9,6 +9,8 @@ transaction (``pentad.idempotency``).
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Callable
 
 from sqlalchemy.exc import IntegrityError
@@ -33,14 +35,19 @@ from pentad.http import (
 from pentad.state import state_of
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# A write that lost a database race (deadlock, serialization failure: rolled back, nothing
+# applied) runs again on a fresh session this many times before its 503 goes out.
+RETRIES = 3
 
 
 def session_of(scope: Scope) -> AsyncSession:
-    """The request's session, opened on first use."""
+    """The request's session, opened on first use: a safe method's reads without a transaction
+    (``Database.read_sessionmaker``; the unit of work never commits one anyway)."""
     state = state_of(scope)
     session = state.get("session")
     if session is None:
-        session = state["session"] = state["db"].sessionmaker()
+        db = state["db"]
+        session = state["session"] = (db.sessionmaker if write_intent.get() else db.read_sessionmaker)()
     return session
 
 
@@ -83,7 +90,7 @@ class UnitOfWork:
         caller = state.get("caller")
         idem_key = header(scope, b"idempotency-key") if scope["method"] == "POST" else None
         if idem_key is None or caller is None:
-            answer = await self._run(scope, replaying(body, receive))
+            answer = await self._run(scope, body, receive)
             await self._settle(scope, answer)
             await answer.replay_to(send)
             return
@@ -93,10 +100,18 @@ class UnitOfWork:
             return
         await self._idempotent(scope, receive, send, body, caller.key_id, idem_key)
 
-    async def _run(self, scope: Scope, receive: Receive) -> BufferedAnswer:
-        answer = BufferedAnswer()
-        await self.app(scope, receive, answer)
-        return answer
+    async def _run(self, scope: Scope, body: bytes, receive: Receive) -> BufferedAnswer:
+        state = state_of(scope)
+        for attempt in range(RETRIES + 1):
+            answer = BufferedAnswer()
+            await self.app(scope, replaying(body, receive), answer)
+            if not state.pop("retryable", False) or attempt == RETRIES:
+                return answer
+            session = state.pop("session", None)
+            if session is not None:
+                await session.close()  # rolls back what the lost attempt began
+            await asyncio.sleep(random.uniform(0.005, 0.05) * (attempt + 1))  # let the winner commit
+        raise AssertionError("unreachable")
 
     async def _settle(self, scope: Scope, answer: BufferedAnswer) -> None:
         """Commit a success, roll back anything else."""
@@ -117,7 +132,7 @@ class UnitOfWork:
         known = dict(key_id=key_id, idem_key=idem_key, request_hash=request_hash, request_id=request_id)
         if await idempotency.replay_if_known(send, state["db"], **known):
             return
-        answer = await self._run(scope, replaying(body, receive))
+        answer = await self._run(scope, body, receive)
         if not 200 <= answer.status < 300:
             await self._settle(scope, answer)  # nothing to remember: a retry may try again
             await answer.replay_to(send)

@@ -3,8 +3,10 @@
 A batch of up to 10,000 rows is validated by hand rather than one pydantic model a row:
 it is the hot path of the provider feed, each bad row must be reported with its index
 and reason while the good ones still apply, and plain checks cost a few microseconds a
-row. On PostgreSQL the upsert is one ``INSERT ... SELECT FROM unnest(...) ON CONFLICT``
-statement that also counts inserts against updates (``xmax = 0``).
+row. The rows are applied in (specialty, date) order, so concurrent writers do not deadlock:
+on PostgreSQL a binary COPY into a temporary table and one ``INSERT ... SELECT ... ON
+CONFLICT`` that also counts inserts against updates (``xmax = 0``); on SQLite the driver's
+``executemany`` of one upsert.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pentad.db import dialect_of
@@ -142,13 +143,19 @@ async def upsert(session: AsyncSession, *, stakeholder: Stakeholder, rows: Seque
     return CapacityResult(inserted=inserted, updated=updated, rejected=rejected)
 
 
-_PG_UPSERT = sa.text("""
+# PostgreSQL: the batch is COPYed into a per-connection temporary table (binary COPY: the
+# cheapest way in, ~4x the unnest statement), then one INSERT ... SELECT applies it in
+# (specialty, date) order. The fixed order is what keeps two writers of overlapping rows
+# from deadlocking: both lock the rows they upsert in the same order, so one waits.
+_PG_STAGE = sa.text(
+    "CREATE TEMPORARY TABLE IF NOT EXISTS capacity_in (specialty varchar(50) NOT NULL, date date NOT NULL, "
+    "slots_total integer NOT NULL, slots_available integer NOT NULL) ON COMMIT DELETE ROWS")
+_PG_STAGE_COLUMNS = ("specialty", "date", "slots_total", "slots_available")
+_PG_APPLY = sa.text("""
 WITH up AS (
     INSERT INTO capacity (stakeholder_id, specialty, date, slots_total, slots_available, confirmed_at)
-    SELECT :stakeholder_id, r.specialty, r.date, r.slots_total, r.slots_available, :now
-    FROM unnest(CAST(:specialties AS varchar[]), CAST(:dates AS date[]),
-                CAST(:totals AS integer[]), CAST(:availables AS integer[]))
-         AS r(specialty, date, slots_total, slots_available)
+    SELECT :stakeholder_id, specialty, date, slots_total, slots_available, :now
+    FROM capacity_in ORDER BY specialty, date
     ON CONFLICT (stakeholder_id, specialty, date) DO UPDATE
     SET slots_total = EXCLUDED.slots_total, slots_available = EXCLUDED.slots_available,
         confirmed_at = EXCLUDED.confirmed_at
@@ -158,32 +165,50 @@ SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FR
 """)
 
 
+def _in_order(rows: list[Row]) -> list[Row]:
+    return sorted(rows, key=lambda r: (r.specialty, r.date))
+
+
+async def _driver_connection(session: AsyncSession) -> Any:
+    """The DBAPI driver's own connection, inside the session's transaction (already begun)."""
+    raw = await (await session.connection()).get_raw_connection()
+    return raw.driver_connection
+
+
 async def _upsert_postgresql(session: AsyncSession, stakeholder_id: str, rows: list[Row],
                              now: datetime) -> tuple[int, int]:
-    result = await session.execute(_PG_UPSERT, {
-        "stakeholder_id": stakeholder_id, "now": now,
-        "specialties": [r.specialty for r in rows], "dates": [r.date for r in rows],
-        "totals": [r.slots_total for r in rows], "availables": [r.slots_available for r in rows]})
+    await session.execute(_PG_STAGE)  # also begins the transaction the COPY joins
+    await session.execute(sa.text("DELETE FROM capacity_in"))  # empty (ON COMMIT), unless a batch came before
+    conn = await _driver_connection(session)
+    await conn.copy_records_to_table("capacity_in", columns=_PG_STAGE_COLUMNS, records=[
+        (r.specialty, r.date, r.slots_total, r.slots_available) for r in _in_order(rows)])
+    result = await session.execute(_PG_APPLY, {"stakeholder_id": stakeholder_id, "now": now})
     inserted, updated = result.one()
     return int(inserted), int(updated)
 
 
+# SQLite: the stdlib driver's executemany of one prepared upsert, without SQLAlchemy's
+# per-row parameter processing (~6x). Values are written as SQLAlchemy writes them: dates
+# as ISO text, UTC datetimes as "YYYY-MM-DD HH:MM:SS.ffffff". Inserted vs updated is the
+# stakeholder's row count before and after (an index count, no rows fetched).
+_SQLITE_UPSERT = (
+    "INSERT INTO capacity (stakeholder_id, specialty, date, slots_total, slots_available, confirmed_at) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (stakeholder_id, specialty, date) DO UPDATE SET "
+    "slots_total = excluded.slots_total, slots_available = excluded.slots_available, "
+    "confirmed_at = excluded.confirmed_at")
+_SQLITE_COUNT = sa.text("SELECT count(*) FROM capacity WHERE stakeholder_id = :stakeholder_id")
+
+
 async def _upsert_portable(session: AsyncSession, stakeholder_id: str, rows: list[Row],
                            now: datetime) -> tuple[int, int]:
-    existing = set((await session.execute(
-        sa.select(Capacity.specialty, Capacity.date).where(
-            Capacity.stakeholder_id == stakeholder_id,
-            Capacity.date.between(min(r.date for r in rows), max(r.date for r in rows))))).all())
-    stmt = sqlite_insert(Capacity)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Capacity.stakeholder_id, Capacity.specialty, Capacity.date],
-        set_={"slots_total": stmt.excluded.slots_total, "slots_available": stmt.excluded.slots_available,
-              "confirmed_at": stmt.excluded.confirmed_at})
-    await session.execute(stmt, [
-        {"stakeholder_id": stakeholder_id, "specialty": r.specialty, "date": r.date, "slots_total": r.slots_total,
-         "slots_available": r.slots_available, "confirmed_at": now} for r in rows])
-    updated = sum((r.specialty, r.date) in existing for r in rows)
-    return len(rows) - updated, updated
+    before = (await session.execute(_SQLITE_COUNT, {"stakeholder_id": stakeholder_id})).scalar_one()
+    confirmed_at = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    conn = await _driver_connection(session)
+    await conn.executemany(_SQLITE_UPSERT, [
+        (stakeholder_id, r.specialty, r.date.isoformat(), r.slots_total, r.slots_available, confirmed_at)
+        for r in _in_order(rows)])
+    after = (await session.execute(_SQLITE_COUNT, {"stakeholder_id": stakeholder_id})).scalar_one()
+    return after - before, len(rows) - (after - before)
 
 
 async def list_(session: AsyncSession, *, stakeholder_id: str, paging: PageParams, specialty: str | None,

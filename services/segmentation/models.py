@@ -40,7 +40,9 @@ class Segment(Versioned, Base):
     languages: Mapped[list[str]] = mapped_column(sa.JSON)
     demand: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     threshold: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-    tags: Mapped[list[SegmentTag]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    # Only a change of the tagged fields needs the tags (service.update loads them then);
+    # loading them with every segment read cost ~7 ORM objects a segment (issue 13).
+    tags: Mapped[list[SegmentTag]] = relationship(cascade="all, delete-orphan", lazy="raise")
 
 
 class SegmentTag(Base):

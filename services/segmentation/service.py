@@ -100,6 +100,8 @@ async def update(session: AsyncSession, *, segment: Segment, patch: SegmentPatch
     if "specialties" in changes:
         await _check_specialties(session, changes["specialties"])
     retiring = changes.get("status") == SegmentStatus.retired.value != segment.status
+    if _TAGGED.keys() & changes.keys():
+        await session.refresh(segment, attribute_names=["tags"])  # the old ones, to replace below
     for field, value in changes.items():
         setattr(segment, field, value)
     if _TAGGED.keys() & changes.keys():
