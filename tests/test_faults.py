@@ -38,9 +38,10 @@ RETRYABLE = (httpx.TransportError,)
 
 
 class Tree:
-    """One `pentad up` (no demo) on a fixed port and data directory; restartable."""
+    """One `pentad up` (no demo unless asked) on a fixed port and data directory; restartable."""
 
-    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
+    def __init__(self, tmp: Path, env: dict[str, str], *, demo: bool = False) -> None:
+        self.demo = demo
         self.port = free_port_block(7)
         self.url = f"http://127.0.0.1:{self.port}"
         self.data = tmp / "var"
@@ -51,8 +52,8 @@ class Tree:
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "launcher.cli", "up", "--port", str(self.port),
-                 "--data-dir", str(self.data), "--no-demo"], stdout=log, stderr=subprocess.STDOUT, env=self.env)
+                [sys.executable, "-m", "launcher.cli", "up", "--port", str(self.port), "--data-dir", str(self.data),
+                 "--demo" if self.demo else "--no-demo"], stdout=log, stderr=subprocess.STDOUT, env=self.env)
 
     def children(self) -> dict[str, int]:
         assert self.proc is not None
