@@ -6,7 +6,7 @@ PORT   ?= 8000
 DATA   ?= ./var
 DEMO   ?= 1
 
-.PHONY: run test lint bench fuzz install clean
+.PHONY: run test lint bench bench-load fuzz install clean
 
 $(BIN)/pentad: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,11 +36,16 @@ lint: install
 	$(BIN)/ruff check pentad services gateway launcher tests bench
 	$(BIN)/mypy pentad services gateway launcher
 
-## Benchmarks (need wrk; PostgreSQL for the ingest one).
-bench: install
+## Benchmarks (need wrk; PostgreSQL for the ingest and load ones).
+bench: install bench-load
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/capacity_ingest.py
+
+## Mixed traffic (facilitators reading, providers posting capacity, staff writing) through the
+## gateway for 60 s against `pentad up`, on SQLite and on PostgreSQL; fails on any error.
+bench-load: install
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) $(DATA) *.egg-info
