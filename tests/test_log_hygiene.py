@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from pentad.components import SERVICE_NAMES
 from tests.conftest import pg_or_skip
 from tests.test_e2e_up import _pg
 from tests.test_faults import SPECIALTY, Tree, _healthy, _until
@@ -152,7 +153,7 @@ async def _traffic(url: str, keys: dict[str, str], kept: Secrets) -> None:
 
 async def _event_text(admin: httpx.AsyncClient) -> str:
     pages = []
-    for prefix in ("segmentation", "integration", "development"):
+    for prefix in SERVICE_NAMES:
         after = 0
         while True:
             page = await _ok(await admin.get(f"/{prefix}/events", params={"after": after, "limit": 500}))
