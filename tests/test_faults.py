@@ -40,8 +40,8 @@ RETRYABLE = (httpx.TransportError,)
 class Tree:
     """One `pentad up` (no demo unless asked) on a fixed port and data directory; restartable."""
 
-    def __init__(self, tmp: Path, env: dict[str, str], *, demo: bool = False) -> None:
-        self.demo = demo
+    def __init__(self, tmp: Path, env: dict[str, str], *, backend: str, demo: bool = False) -> None:
+        self.backend, self.demo = backend, demo
         self.port = free_port_block(7)
         self.url = f"http://127.0.0.1:{self.port}"
         self.data = tmp / "var"
@@ -87,9 +87,8 @@ async def tree(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
         dbs = [f"pentad_faults_{run}_{c}" for c in COMPONENT_NAMES]
         await asyncio.to_thread(_pg, *(f'CREATE DATABASE "{d}"' for d in dbs))
         env["PENTAD_DATABASE_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:5432/pentad_faults_{run}_{{service}}"
-    up = Tree(tmp_path, env)
+    up = Tree(tmp_path, env, backend=request.param)
     up.start()
-    up.backend = request.param  # type: ignore[attr-defined]
     yield up
     # A clean stop is test_e2e_up's proof; here it would only wait for graceful shutdowns.
     if up.proc is not None and up.proc.poll() is None:
@@ -298,6 +297,6 @@ async def test_acknowledged_writes_survive_killed_processes_exactly_once(
     replayed = sum(w.replayed for w in writers.writes)
     acked = len(writers.writes)
     assert verified == acked
-    faults_report(f"faults[{tree.backend}]: {len(faults)} faults injected ({', '.join(faults)}), "  # type: ignore[attr-defined]
+    faults_report(f"faults[{tree.backend}]: {len(faults)} faults injected ({', '.join(faults)}), "
                   f"{acked} writes acknowledged, {verified} verified exactly once, "
                   f"{retried} needed a retry ({replayed} of them answered by replay)")

@@ -80,7 +80,7 @@ async def noisy_tree(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
         dbs = [f"pentad_logs_{run}_{c}" for c in COMPONENT_NAMES]
         await asyncio.to_thread(_pg, *(f'CREATE DATABASE "{d}"' for d in dbs))
         env["PENTAD_DATABASE_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:5432/pentad_logs_{run}_{{service}}"
-    up = Tree(tmp_path, env, demo=True)
+    up = Tree(tmp_path, env, backend=request.param, demo=True)
     up.start()
     yield up, signing_secret
     if up.proc is not None and up.proc.poll() is None:
