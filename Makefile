@@ -6,7 +6,7 @@ PORT   ?= 8000
 DATA   ?= ./var
 DEMO   ?= 1
 
-.PHONY: run test lint bench bench-kit fuzz install clean
+.PHONY: run test lint bench bench-kit bench-load fuzz install clean
 
 $(BIN)/pentad: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,8 @@ lint: install
 	$(BIN)/ruff check pentad services gateway launcher tests bench
 	$(BIN)/mypy pentad services gateway launcher
 
-## Benchmarks (need wrk and PostgreSQL on 127.0.0.1:5432).
-bench: install bench-kit
+## Benchmarks (need wrk, and PostgreSQL on 127.0.0.1:5432 for the ingest and load ones).
+bench: install bench-kit bench-load
 	$(BIN)/python bench/gateway.py
 
 ## Issue 13: the kit's reads and PATCH vs a minimal app, and ingest vs raw drivers (PostgreSQL and SQLite).
@@ -45,6 +45,11 @@ bench-kit: install
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/kit.py
 	$(BIN)/python bench/capacity_ingest.py --backends postgresql,sqlite
+
+## Mixed traffic (facilitators reading, providers posting capacity, staff writing) through the
+## gateway for 60 s against `pentad up`, on SQLite and on PostgreSQL; fails on any error.
+bench-load: install
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) $(DATA) *.egg-info

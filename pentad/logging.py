@@ -61,6 +61,9 @@ def configure_logging(*, service: str, fmt: str = "auto", level: str = "info", c
     logging.basicConfig(level=level_no, handlers=[_StructlogHandler()], force=True)
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per outgoing call is noise
+    # At debug, aiosqlite logs every statement with its parameters: what records hold (names,
+    # patients' contact data) would reach the logs. SQLAlchemy's own echo stays the way to see SQL.
+    logging.getLogger("aiosqlite").setLevel(max(level_no, logging.INFO))
 
 
 class _StructlogHandler(logging.Handler):

@@ -6,8 +6,9 @@ With ``CI=true`` an unreachable PostgreSQL fails the run instead of skipping.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -28,14 +29,20 @@ async def _pg_reachable() -> str | None:
     return None
 
 
+async def pg_or_skip() -> None:
+    """Skip a PostgreSQL test when the server is unreachable (fail instead in CI)."""
+    if why := await _pg_reachable():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI and unreachable at {PG_ADMIN_URL}: {why}")
+        pytest.skip(f"PostgreSQL unreachable ({why})")
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 async def databases(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
                     ) -> AsyncIterator[DatabaseFactory]:
     backend = request.param
-    if backend == "postgresql" and (why := await _pg_reachable()):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI and unreachable at {PG_ADMIN_URL}: {why}")
-        pytest.skip(f"PostgreSQL unreachable ({why})")
+    if backend == "postgresql":
+        await pg_or_skip()
     factory = DatabaseFactory(backend, tmp_path_factory.mktemp(f"db-{backend}"))
     yield factory
     if backend == "postgresql":
@@ -45,3 +52,19 @@ async def databases(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
 @pytest.fixture
 def tmp(tmp_path: Path) -> Path:
     return tmp_path
+
+
+_REPORT: list[str] = []
+
+
+@pytest.fixture
+def faults_report() -> Callable[[str], None]:
+    """A line for the run's summary (figures a proof measured), shown even under ``-q``."""
+    return _REPORT.append
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _REPORT:
+        terminalreporter.section("proofs")
+        for line in _REPORT:
+            terminalreporter.write_line(line)

@@ -156,7 +156,9 @@ async def seed(p: Platform) -> Seeded:
 
 @asynccontextmanager
 async def seeded_platform(databases: Any, tmp: Path, **gateway_settings: Any) -> AsyncIterator[Seeded]:
-    """The platform with a 1 MiB body limit and rates no proof reaches (unless overridden)."""
+    """The platform with a 1 MiB body limit and rates no proof reaches (unless overridden): the
+    matrix calls every operation with no key and a revoked one, far past the per-address limit
+    on failed keys (that limit has its own test in test_gateway_limits)."""
     settings = {"max_body_bytes": MAX_BODY, "rate_limit_per_second": 100_000.0, "rate_limit_burst": 100_000,
                 "auth_failures_per_minute": 1_000_000.0, "auth_failures_burst": 100_000,
                 **gateway_settings}
