@@ -2,8 +2,8 @@
 
 Writers create stakeholders (Integration), segments (Segmentation) and post capacity
 batches, each with an ``Idempotency-Key``, retrying the same request with back-off on a 5xx
-or a broken connection until it is acknowledged. Meanwhile we SIGKILL the Integration
-process, then the gateway, then the whole tree (the supervisor and every child) and start
+or a broken connection until it is acknowledged. Meanwhile we SIGKILL each service's process
+in turn, then the gateway, then the whole tree (the supervisor and every child) and start
 ``pentad up`` again on the same data directory. Afterwards every acknowledged write is
 there exactly once, and each feed has increasing ``seq`` and one creation event per record.
 """
@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
+from pentad.components import SERVICE_NAMES
 from tests.conftest import pg_or_skip
 from tests.support import free_port_block
 from tests.test_e2e_up import _children, _free, _pg
@@ -281,7 +282,7 @@ async def test_acknowledged_writes_survive_killed_processes_exactly_once(
         writers = Writers(client, tag, await _setup(client, tag))
         tasks = [asyncio.create_task(writers.loop(make())) for make in
                  (writers.stakeholders, writers.segments, writers.capacity)]
-        faults = ("integration", "gateway", "tree")
+        faults = (*SERVICE_NAMES, "gateway", "tree")  # each service in turn, the gateway, everything
         try:
             for fault in faults:
                 await _kill_then_recover(tree, writers, fault)
