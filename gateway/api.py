@@ -18,13 +18,16 @@ from gateway.schemas import KeyCreated, KeyIn, KeyOut
 from pentad.client import client_of
 from pentad.deps import RequireAdmin, Session
 from pentad.pagination import Page, Paging
+from pentad.query import strict_query
 from services.integration.client import IntegrationClient
 
 router = APIRouter()
+# Key management takes strict inputs like every service route: an unknown query parameter is a 422.
+keys_router = APIRouter(dependencies=[Depends(strict_query())])
 Integration = Annotated[IntegrationClient, Depends(client_of(IntegrationClient))]
 
 
-@router.post("/gateway/keys", response_model=KeyCreated, status_code=201, tags=["keys"],
+@keys_router.post("/gateway/keys", response_model=KeyCreated, status_code=201, tags=["keys"],
              summary="Create an API key (shown once)")
 async def create_key(key_in: KeyIn, session: Session, _: RequireAdmin, integration: Integration) -> KeyCreated:
     if key_in.stakeholder_id:
@@ -33,13 +36,13 @@ async def create_key(key_in: KeyIn, session: Session, _: RequireAdmin, integrati
     return KeyCreated.model_validate({**KeyOut.model_validate(record).model_dump(), "key": key})
 
 
-@router.get("/gateway/keys", response_model=Page[KeyOut], tags=["keys"], summary="Active API keys")
+@keys_router.get("/gateway/keys", response_model=Page[KeyOut], tags=["keys"], summary="Active API keys")
 async def list_keys(session: Session, _: RequireAdmin, paging: Paging) -> Page[KeyOut]:
     rows, cursor = await keys.list_(session, paging=paging)
     return Page[KeyOut](items=[KeyOut.model_validate(r) for r in rows], next_cursor=cursor)
 
 
-@router.delete("/gateway/keys/{key_id}", status_code=204, tags=["keys"], summary="Revoke an API key")
+@keys_router.delete("/gateway/keys/{key_id}", status_code=204, tags=["keys"], summary="Revoke an API key")
 async def revoke_key(key_id: str, request: Request, session: Session, _: RequireAdmin) -> Response:
     await keys.revoke(session, key_id=key_id)
     gateway_state(request).keys.forget_key_id(key_id)

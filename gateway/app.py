@@ -79,6 +79,7 @@ def create_admin_app(settings: Settings) -> FastAPI:
                               "and their coordination, behind one gateway.")
     install_error_handlers(app)
     app.include_router(health_router("gateway"))
+    app.include_router(api.keys_router)
     app.include_router(api.router)
     # Swagger UI 5 (OpenAPI 3.1) as shipped inside the fastapi-offline package.
     app.mount(api.DOCS_STATIC, StaticFiles(directory=str(package_files.files("fastapi_offline") / "static")),

@@ -439,3 +439,11 @@ async def test_the_gateways_own_routes_render_hostile_bodies_as_422(platform: Pl
     error = r.json()["errors"][0]
     assert error["field"] == ("name" if why is None else "body")
     assert why is None or why in error["message"]
+
+
+async def test_key_management_refuses_unknown_query_parameters(platform: Platform) -> None:
+    async with platform.client(platform.admin_key) as admin:
+        r = await admin.get("/gateway/keys", params={"limit": 5, "colour": "red"})
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+        assert [e["field"] for e in r.json()["errors"]] == ["query.colour"]
+        assert (await admin.get("/gateway/keys", params={"limit": 5})).status_code == 200
