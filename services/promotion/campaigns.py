@@ -23,7 +23,7 @@ from pentad.db import dialect_of
 from pentad.errors import Conflict, FieldError, Forbidden, Invalid
 from pentad.identity import Caller
 from pentad.ids import new_id
-from pentad.money import Money, Total
+from pentad.money import Money, Total, to_cents
 from pentad.pagination import PageParams, paginate
 from services.promotion import events
 from services.promotion.models import Campaign, SpendEntry
@@ -42,6 +42,13 @@ def new_tracking_code() -> str:
     """``PC-`` and 8 characters: 31**8 (8.5e11) codes, so a clash (refused by the unique
     index, a 409 to retry) is far beyond any destination's campaign count."""
     return "PC-" + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
+
+
+def stored(value: object) -> Decimal:
+    """An amount as the database gives it back (4 places: ``900.0000``) with the places it had."""
+    amount = Decimal(str(value))
+    cents = to_cents(amount)
+    return cents if cents == amount else amount.normalize()
 
 
 # -- checks -------------------------------------------------------------------------------------
@@ -110,7 +117,7 @@ async def spent(session: AsyncSession, campaign_ids: Sequence[str]) -> dict[str,
     rows = await session.execute(sa.select(SpendEntry.campaign_id, sa.func.sum(SpendEntry.amount))
                                  .where(SpendEntry.campaign_id.in_(campaign_ids))
                                  .group_by(SpendEntry.campaign_id))
-    return {campaign_id: Decimal(total) for campaign_id, total in rows.all()}
+    return {campaign_id: stored(total) for campaign_id, total in rows.all()}
 
 
 def present(campaign: Campaign, *, spent: Decimal, full: bool) -> CampaignOut:

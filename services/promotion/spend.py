@@ -20,7 +20,7 @@ from pentad.ids import new_id
 from pentad.money import Money, Total, format_amount, total
 from pentad.pagination import PageParams, paginate
 from services.promotion import events
-from services.promotion.campaigns import spent
+from services.promotion.campaigns import spent, stored
 from services.promotion.models import Campaign, SpendEntry
 from services.promotion.schemas import CampaignStatus, Channel, SpendIn, SpendOut
 
@@ -72,7 +72,7 @@ async def list_(session: AsyncSession, *, campaign_id: str, paging: PageParams
 
 def present(entry: SpendEntry) -> SpendOut:
     return SpendOut(id=entry.id, campaign_id=entry.campaign_id,
-                    amount=Total(amount=Decimal(entry.amount), currency=entry.currency), spent_on=entry.spent_on,
+                    amount=Total(amount=stored(entry.amount), currency=entry.currency), spent_on=entry.spent_on,
                     channel=Channel(entry.channel), note=entry.note, over_budget=entry.over_budget,
                     override_reason=entry.override_reason, recorded_by=entry.recorded_by,
                     recorded_at=entry.recorded_at)
