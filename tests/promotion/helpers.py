@@ -41,7 +41,8 @@ async def new_campaign(pro: httpx.AsyncClient, segment_ids: list[str], **changes
 
 
 async def activate(coordinator: httpx.AsyncClient, campaign_id: str, action_id: str | None = None) -> httpx.Response:
-    return await coordinator.post(f"/campaigns/{campaign_id}/activation", json={"action_id": action_id or unique("act")})
+    body = {"action_id": action_id or unique("act")}
+    return await coordinator.post(f"/campaigns/{campaign_id}/activation", json=body)
 
 
 async def spend(pro: httpx.AsyncClient, campaign_id: str, amount: str, currency: str = "EUR",
