@@ -52,6 +52,8 @@ MEMBER: Expect = (401, 401, OK, OK, OK, 403, OK, 403)  # each stakeholder reads 
 COMPLAINT: Expect = (401, 401, OK, OK, OK, 404, OK, 404)  # about the provider, or filed by the facilitator
 FILE_COMPLAINT: Expect = (401, 401, OK, OK, 403, 403, OK, OK)  # staff and facilitators file complaints
 FILTERED: Expect = (401, 401, OK, OK, OK, OK, OK, OK)  # everyone lists; each sees only its own part
+DRAFT_CAMPAIGN: Expect = (401, 401, OK, OK, 404, 404, 404, 404)  # only active campaigns exist for partners
+COORDINATOR_ONLY: Expect = (401, 401, 403, 403, 403, 403, 403, 403)  # service:dmo, never through a key
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,11 @@ def _membership(s: Seeded, stakeholder_id: str | None = None) -> dict[str, Any]:
 def _complaint(s: Seeded, stakeholder_id: str | None = None) -> dict[str, Any]:
     return {"stakeholder_id": stakeholder_id or s.hospital_a.id, "category": "service", "severity": "low",
             "description": "The transfer was late."}
+
+
+def _campaign(s: Seeded) -> dict[str, Any]:
+    return {"name": f"Matrix campaign {_tag()}", "segment_ids": [s.segment["id"]], "source_markets": ["DE"],
+            "channels": ["digital"], "budget": {"amount": "1000000.00", "currency": "EUR"}}
 
 
 def _capacity(s: Seeded) -> dict[str, Any]:
@@ -207,6 +214,17 @@ TABLE: dict[tuple[str, str], Op] = {
     ("GET", "/development/initiatives"): Op(STAFF),
     ("GET", "/development/initiatives/{initiative_id}"): Op(STAFF),
     ("PATCH", "/development/initiatives/{initiative_id}"): Op(STAFF, body=lambda s: {"owner": f"Team {_tag()}"}),
+    # -- promotion: campaigns are the DMO's; partners read active ones' public part (tracking codes)
+    ("POST", "/promotion/campaigns"): Op(STAFF, body=_campaign),
+    ("GET", "/promotion/campaigns"): Op(ANY_KEY),
+    ("GET", "/promotion/campaigns/{campaign_id}"): Op(DRAFT_CAMPAIGN),
+    ("PATCH", "/promotion/campaigns/{campaign_id}"): Op(STAFF, body=lambda s: {"name": f"Matrix {_tag()}"}),
+    ("POST", "/promotion/campaigns/{campaign_id}/activation"): Op(COORDINATOR_ONLY, body=lambda s: {
+        "action_id": f"act_{_tag()}"}),
+    ("POST", "/promotion/campaigns/{campaign_id}/spend"): Op(STAFF, body=lambda s: {
+        "amount": {"amount": "1.00", "currency": "EUR"}, "spent_on": "2030-01-15", "channel": "digital"}),
+    ("GET", "/promotion/campaigns/{campaign_id}/spend"): Op(STAFF),
+    ("GET", "/promotion/attribution"): Op(STAFF),
 }
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
@@ -302,6 +320,8 @@ async def _fill(plat: Seeded, template: str, caller: str, expected: str | int, h
             path = path.replace("{" + name + "_id}", await _created(plat, f"/development/{collection}", body))
     if "{scheme_id}" in path:
         path = path.replace("{scheme_id}", "sch_jci")
+    if "{campaign_id}" in path:  # a draft: partners must not learn it exists
+        path = path.replace("{campaign_id}", await _created(plat, "/promotion/campaigns", _campaign))
     for name, collection, make, verify in (("accreditation", "accreditations", _accreditation, True),
                                            ("membership", "memberships", _membership, False),
                                            ("complaint", "complaints", _complaint, False)):
@@ -321,7 +341,8 @@ async def _fill(plat: Seeded, template: str, caller: str, expected: str | int, h
 LISTS = {"/gateway/keys", "/segmentation/specialties", "/segmentation/segments", "/integration/stakeholders",
          "/integration/stakeholders/{stakeholder_id}/capacity", "/integration/packages",
          "/development/initiatives", "/development/assessments", "/administration/schemes",
-         "/administration/accreditations", "/administration/memberships", "/administration/complaints"}
+         "/administration/accreditations", "/administration/memberships", "/administration/complaints",
+         "/promotion/campaigns", "/promotion/campaigns/{campaign_id}/spend"}
 
 
 async def _state(plat: Seeded, template: str, path: str) -> tuple[int | None, Any]:
