@@ -55,6 +55,7 @@ async def state(plat: Seeded) -> dict[str, Any]:
             a, f"{a}/capacity", f"/integration/packages/{plat.package['id']}", "/integration/fx-rates",
             f"/segmentation/segments/{plat.segment['id']}")]
     return {"integration": await plat.feed_head("integration"), "segmentation": await plat.feed_head("segmentation"),
+            "promotion": await plat.feed_head("promotion"),
             "keys": sorted(k["id"] for k in keys), "records": reads}
 
 
@@ -98,6 +99,11 @@ def segment(**changes: Any) -> Callable[[Seeded], dict[str, Any]]:
     return lambda s: {"name": "Bad input segment", "family": "medical", "specialties": [s.specialty],
                       "source_markets": ["GB"], "payer_types": ["self_pay"], "motivation": "want_to",
                       "threshold": {"min_accredited_providers": 1, "min_weekly_capacity": 1}, **changes}
+
+
+def campaign(**changes: Any) -> Callable[[Seeded], dict[str, Any]]:
+    return lambda s: {"name": "Bad input campaign", "segment_ids": [s.segment["id"]], "source_markets": ["GB"],
+                      "channels": ["digital"], "budget": {"amount": "1000.00", "currency": "EUR"}, **changes}
 
 
 def capacity_rows(n: int) -> dict[str, Any]:
@@ -177,6 +183,15 @@ CATALOGUE = [
     pytest.param(Bad("POST", STK, 422, json=hotel(), headers={"Idempotency-Key": "k" * 256}),
                  id="idempotency-key-over-255"),
     pytest.param(Bad("GET", "/integration/stakeholders/%00", 422), id="nul-in-path"),
+    # -- promotion
+    pytest.param(Bad("POST", "/promotion/campaigns", 422, json=campaign(segment_ids=[]), fields=("segment_ids",)),
+                 id="broad-brush-campaign"),
+    pytest.param(Bad("POST", "/promotion/campaigns", 422, json=campaign(segment_ids=["seg_unknown"]),
+                     fields=("segment_ids.0",)), id="campaign-for-an-unknown-segment"),
+    pytest.param(Bad("POST", "/promotion/campaigns", 422, json=campaign(channels=["billboards"]),
+                     fields=("channels.0",)), id="campaign-channel-off-the-list"),
+    pytest.param(Bad("GET", "/promotion/attribution?source_market=XX", 422, fields=("query.source_market",)),
+                 id="attribution-unknown-market"),
 ]
 
 

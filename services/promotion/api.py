@@ -69,6 +69,10 @@ async def _changeable_campaign(campaign_id: str, session: Session, _: RequireSta
     return await campaigns.get_or_raise(session, campaign_id=campaign_id, for_update=True)
 
 
+async def _staff_campaign(campaign_id: str, session: Session, _: RequireStaff) -> Campaign:
+    return await campaigns.get_or_raise(session, campaign_id=campaign_id)
+
+
 async def _campaign_to_activate(campaign_id: str, session: Session, caller: CurrentCaller) -> Campaign:
     campaigns.check_coordinator(caller)  # before the lookup: nobody else learns anything here
     return await campaigns.get_or_raise(session, campaign_id=campaign_id, for_update=True)
@@ -76,6 +80,7 @@ async def _campaign_to_activate(campaign_id: str, session: Session, caller: Curr
 
 VisibleCampaign = Annotated[Campaign, Depends(_visible_campaign)]
 ChangeableCampaign = Annotated[Campaign, Depends(_changeable_campaign)]
+StaffCampaign = Annotated[Campaign, Depends(_staff_campaign)]
 CampaignToActivate = Annotated[Campaign, Depends(_campaign_to_activate)]
 
 
@@ -173,9 +178,8 @@ async def record_spend(spend_in: SpendIn, campaign: ChangeableCampaign, caller: 
 
 @router.get("/campaigns/{campaign_id}/spend", response_model=Page[SpendOut], tags=["spend"],
             summary="A campaign's spend ledger, oldest entry first")
-async def list_spend(campaign_id: str, session: Session, _: RequireStaff, paging: Paging) -> Page[SpendOut]:
-    await campaigns.get_or_raise(session, campaign_id=campaign_id)
-    rows, cursor = await spend.list_(session, campaign_id=campaign_id, paging=paging)
+async def list_spend(campaign: StaffCampaign, session: Session, paging: Paging) -> Page[SpendOut]:
+    rows, cursor = await spend.list_(session, campaign_id=campaign.id, paging=paging)
     return Page[SpendOut](items=[spend.present(r) for r in rows], next_cursor=cursor)
 
 
