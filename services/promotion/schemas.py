@@ -13,6 +13,9 @@ from pentad.money import Money, Total
 from pentad.schemas import not_null, unique
 
 Id = Annotated[str, Field(min_length=1, max_length=40)]
+# A segment id is looked up at /segments/{id}: "." or ".." would be resolved away as a path step
+# (and answered by the list), so an id starts with a letter or digit.
+SegmentId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 Reason = Annotated[str, Field(min_length=1, max_length=500)]
 
 
@@ -35,7 +38,7 @@ class CampaignStatus(StrEnum):
 # -- campaigns --------------------------------------------------------------------------------
 
 # No min_length here: an empty list is refused by the service with the reason (never broad-brush).
-SegmentIds = Annotated[list[Id], Field(max_length=50, description="At least one: a campaign promotes segments "
+SegmentIds = Annotated[list[SegmentId], Field(max_length=50, description="At least one: a campaign promotes segments "
                                                                   "the destination serves, never the destination "
                                                                   "at large.")]
 SourceMarkets = Annotated[list[CountryCode], Field(max_length=50, description="At least one ISO 3166-1 alpha-2 "

@@ -97,11 +97,12 @@ async def test_unknown_or_retired_segments_are_named(pro: httpx.AsyncClient, seg
     ({"budget": {"amount": 100.5, "currency": "EUR"}}, "budget.amount"),
     ({"starts_on": "2030-06-01", "ends_on": "2030-05-01"}, "body"),
     ({"colour": "red"}, "colour"),
+    ({"segment_ids": ["."]}, "segment_ids.0"),  # a path step, never a segment
 ])
 async def test_bad_campaign_fields_are_named(pro: httpx.AsyncClient, seg: httpx.AsyncClient,
                                              changes: dict[str, Any], field: str) -> None:
     segment = await new_segment(seg)
-    r = await pro.post("/campaigns", json=campaign_body([segment["id"]], **changes))
+    r = await pro.post("/campaigns", json=broad(segment["id"], **changes))
     assert r.status_code == 422, r.text
     assert field in {e["field"] for e in r.json()["errors"]}, r.json()
 
