@@ -23,11 +23,11 @@ from pentad.db import dialect_of
 from pentad.errors import Conflict, FieldError, Forbidden, Invalid
 from pentad.identity import Caller
 from pentad.ids import new_id
-from pentad.money import Money, Total, to_cents
+from pentad.money import Money, Total, format_amount, to_cents
 from pentad.pagination import PageParams, paginate
 from services.promotion import events
 from services.promotion.models import Campaign, SpendEntry
-from services.promotion.schemas import CampaignIn, CampaignOut, CampaignPatch, CampaignStatus
+from services.promotion.schemas import CampaignIn, CampaignOut, CampaignPatch, CampaignStatus, Channel
 from services.segmentation.client import SegmentRef
 
 S = CampaignStatus
@@ -125,7 +125,7 @@ def present(campaign: Campaign, *, spent: Decimal, full: bool) -> CampaignOut:
     budget = Money.model_validate(campaign.budget)
     return CampaignOut(
         id=campaign.id, name=campaign.name, segment_ids=campaign.segment_ids,
-        source_markets=campaign.source_markets, channels=campaign.channels,  # type: ignore[arg-type]
+        source_markets=campaign.source_markets, channels=[Channel(c) for c in campaign.channels],
         budget=budget if full else None,
         spent=Total(amount=spent, currency=budget.currency) if full else None,
         starts_on=campaign.starts_on, ends_on=campaign.ends_on, status=S(campaign.status),
@@ -170,14 +170,13 @@ def _check_edit(campaign: Campaign, changes: dict[str, Any], spent: Decimal) -> 
         if spent and budget.currency != current.currency:
             raise Conflict(f"The ledger is in {current.currency}; the budget's currency cannot change now.")
         if budget.amount < spent:
-            raise Conflict(f"The budget cannot be less than what is already spent ({spent} {current.currency}).")
+            raise Conflict(f"The budget cannot be less than what is already spent "
+                           f"({format_amount(spent)} {current.currency}).")
 
 
 def _unchanged(campaign: Campaign, changes: dict[str, Any]) -> bool:
     """The change is already so (a retried pause, say): nothing to write, no new version."""
-    current = {"status": campaign.status, "status_reason": campaign.status_reason,
-               "starts_on": campaign.starts_on, "ends_on": campaign.ends_on}
-    return all((current[f] if f in current else getattr(campaign, f)) == v for f, v in changes.items())
+    return all(getattr(campaign, field) == value for field, value in changes.items())
 
 
 async def update(session: AsyncSession, *, campaign: Campaign, patch: CampaignPatch,

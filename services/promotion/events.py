@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pentad import outbox
+from pentad.money import format_amount
 from services.promotion.models import Campaign, SpendEntry
 
 
@@ -33,6 +34,6 @@ def campaign_status_changed(session: AsyncSession, campaign: Campaign, *, from_:
 def spend_recorded(session: AsyncSession, entry: SpendEntry, *, total: str) -> None:
     """So a scorecard can follow spend against the budget without polling every ledger."""
     outbox.record(session, type="campaign.spend_recorded", subject=entry.campaign_id, data={
-        "campaign_id": entry.campaign_id, "entry_id": entry.id, "amount": str(entry.amount),
+        "campaign_id": entry.campaign_id, "entry_id": entry.id, "amount": format_amount(entry.amount),
         "currency": entry.currency, "channel": entry.channel, "spent_on": entry.spent_on.isoformat(),
         "total": total, "over_budget": entry.over_budget})

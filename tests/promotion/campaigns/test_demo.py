@@ -17,7 +17,7 @@ from services.promotion import demo
 from services.segmentation import demo as segmentation_demo
 from tests.development.test_demo import Prefixes
 from tests.pillars import feed, money, start_pair
-from tests.promotion.conftest import PILLARS, World
+from tests.promotion.campaigns.conftest import PILLARS, World
 from tests.support import SECRET
 
 

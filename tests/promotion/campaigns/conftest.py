@@ -1,5 +1,8 @@
 """Fixtures of the Promotion tests: Segmentation, Integration and Promotion running for real
-(uvicorn, in this process), each on its own database (SQLite or PostgreSQL)."""
+(uvicorn, in this process), each on its own database (SQLite or PostgreSQL).
+
+The campaign tests have a directory of their own: the enquiry tests, built alongside, keep
+theirs in ``tests/promotion/`` with fixtures of their own names."""
 
 from __future__ import annotations
 

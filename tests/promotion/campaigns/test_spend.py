@@ -8,8 +8,8 @@ import asyncio
 import httpx
 
 from tests.pillars import PROBLEM, feed, last_seq, money
-from tests.promotion.conftest import World
-from tests.promotion.helpers import new_campaign, new_segment, spend
+from tests.promotion.campaigns.conftest import World
+from tests.promotion.campaigns.helpers import new_campaign, new_segment, spend
 
 
 async def test_spend_is_recorded_and_totalled_on_the_campaign(pro: httpx.AsyncClient, seg: httpx.AsyncClient) -> None:

@@ -11,8 +11,15 @@ import httpx
 import pytest
 
 from tests.pillars import PROBLEM, feed, last_seq, money, unique
-from tests.promotion.conftest import World
-from tests.promotion.helpers import COORDINATOR, activate, broad, campaign_body, new_campaign, new_segment
+from tests.promotion.campaigns.conftest import World
+from tests.promotion.campaigns.helpers import (
+    COORDINATOR,
+    activate,
+    broad,
+    campaign_body,
+    new_campaign,
+    new_segment,
+)
 from tests.support import ADMIN, facilitator, provider
 
 

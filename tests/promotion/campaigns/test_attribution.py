@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from pentad.db import create_engine
 from services.promotion.models import Enquiry, EnquiryTransition, Quote
 from tests.pillars import money, unique
-from tests.promotion.conftest import World
-from tests.promotion.helpers import new_campaign, new_segment, spend
+from tests.promotion.campaigns.conftest import World
+from tests.promotion.campaigns.helpers import new_campaign, new_segment, spend
 
 IN_RANGE = datetime(2030, 3, 10, 9, 30, tzinfo=UTC)
 LONG_AGO = datetime(2020, 1, 1, 9, 30, tzinfo=UTC)
