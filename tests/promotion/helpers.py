@@ -19,6 +19,7 @@ from tests.pillars import Pair, unique
 from tests.support import STAFF, SignedAs, facilitator, provider, settings_for
 
 PROBLEM = "application/problem+json"
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def today() -> date:
