@@ -83,7 +83,7 @@ async def test_staff_erase_too_and_the_retention_sweep_erases_closed_enquiries(
     await world.sql("UPDATE enquiries SET created_at = :at WHERE id = :e", at=LONG_AGO,
                     e=open_long["id"])
 
-    assert await world.sweep("contact-retention", promotion_contact_retention_days=30) >= 1
+    assert (await world.sweep("contact-retention", promotion_contact_retention_days=30) or 0) >= 1
     assert await world.sweep("contact-retention", promotion_contact_retention_days=30) == 0
     rows = {r["id"]: r for r in await world.sql("SELECT id, contact, contact_erased_at, status FROM enquiries")}
     assert rows[closed_long_ago["id"]]["contact"] is None and rows[closed_long_ago["id"]]["status"] == "lost"
