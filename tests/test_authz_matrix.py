@@ -140,7 +140,7 @@ FILE_ENQUIRY: Expect = (401, 401, OK, OK, 403, 403, OK, OK)  # staff, or a facil
 ENQUIRY: Expect = (401, 401, OK, OK, OK, 404, OK, 404)  # routed to the provider, or the facilitator's own
 CHANGE_ENQUIRY: Expect = (401, 401, OK, OK, 403, 404, OK, 404)  # the provider reads it, does not move it
 ANSWER: Expect = (401, 401, OK, OK, OK, 404, 403, 404)  # the routed provider (or staff) answers
-ISSUE_QUOTE: Expect = (401, 401, 403, 403, OK, 404, 403, 404)  # a quote is the routed provider's own offer
+ISSUE_QUOTE: Expect = (401, 401, OK, OK, OK, 404, 403, 404)  # the routed provider's offer (staff may enter it)
 CHANGE_QUOTE: Expect = (401, 401, OK, OK, OK, 404, 403, 404)  # sending is the provider's (or staff's) step
 PERFORMANCE: Expect = (401, 401, OK, OK, OK, OK, 403, 403)  # staff all; a provider its own figures
 
@@ -242,7 +242,8 @@ TABLE: dict[tuple[str, str], Op] = {
         "status": "responded"}),
     ("POST", "/promotion/routing/retry"): Op(STAFF, body=lambda s: {}),
     ("GET", "/promotion/performance/providers"): Op(PERFORMANCE),
-    ("POST", "/promotion/enquiries/{enquiry_id}/quotes"): Op(ISSUE_QUOTE, body=lambda s: _quote()),
+    ("POST", "/promotion/enquiries/{enquiry_id}/quotes"): Op(ISSUE_QUOTE, body=lambda s: {
+        **_quote(), "stakeholder_id": s.hospital_a.id}),
     ("GET", "/promotion/enquiries/{enquiry_id}/quotes"): Op(ENQUIRY),
     ("GET", "/promotion/quotes/{quote_id}"): Op(ENQUIRY),
     ("PATCH", "/promotion/quotes/{quote_id}"): Op(CHANGE_QUOTE, body=lambda s: {"status": "sent"}),

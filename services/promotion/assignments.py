@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +22,7 @@ from pentad.pagination import PageParams, paginate
 from pentad.settings import Settings
 from services.promotion import enquiry_events as events
 from services.promotion import funnel
-from services.promotion.enquiry_schemas import AssignmentPatch, AssignmentStatus, ProviderPerformance
+from services.promotion.enquiry_schemas import AssignmentOut, AssignmentPatch, AssignmentStatus, ProviderPerformance
 from services.promotion.enquiry_schemas import EnquiryStatus as S
 from services.promotion.models import Assignment, Enquiry
 
@@ -39,10 +40,29 @@ async def get_own_or_raise(session: AsyncSession, *, caller: Caller, enquiry: En
     return found
 
 
+def breached(assignment: Assignment, *, now: datetime) -> bool:
+    """Past its deadline unanswered: true at once on read; the sweep records it and publishes it once."""
+    return assignment.breached_at is not None or (
+        assignment.status == AssignmentStatus.pending.value and assignment.respond_by < now)
+
+
+def present(assignment: Assignment, *, now: datetime) -> AssignmentOut:
+    shown = {k: getattr(assignment, k) for k in AssignmentOut.model_fields if k != "breached"}
+    return AssignmentOut.model_validate({**shown, "breached": breached(assignment, now=now)})
+
+
 async def answer(session: AsyncSession, *, actor: Caller, enquiry: Enquiry, assignment: Assignment,
                  patch: AssignmentPatch) -> bool:
-    """Respond or decline; True when the provider declined (its place may be filled)."""
+    """Respond or decline (or, staff, move the deadline); True when the provider declined (its
+    place may be filled)."""
+    if patch.respond_by is not None:
+        if not actor.is_staff:
+            raise Forbidden("Only staff move a response deadline.")
+        assignment.respond_by = patch.respond_by
     target = patch.status
+    if target is None:
+        await session.flush()
+        return False
     if target not in ANSWERS:
         raise Invalid("A provider responds or declines.", errors=[
             FieldError(field="status", value=target.value, message="responded or declined")])
@@ -100,17 +120,18 @@ async def performance(session: AsyncSession, *, caller: Caller, paging: PagePara
         ids = ids.where(Assignment.stakeholder_id == (caller.stakeholder_id or ""))
     page, cursor = await paginate(session, ids, Assignment.stakeholder_id, paging)
     rows = (await session.scalars(sa.select(Assignment).where(Assignment.stakeholder_id.in_(list(page))))).all()
-    return [figures(sid, [a for a in rows if a.stakeholder_id == sid]) for sid in page], cursor
+    now = utcnow()
+    return [figures(sid, [a for a in rows if a.stakeholder_id == sid], now=now) for sid in page], cursor
 
 
-def figures(stakeholder_id: str, assignments: Sequence[Assignment]) -> ProviderPerformance:
+def figures(stakeholder_id: str, assignments: Sequence[Assignment], *, now: datetime) -> ProviderPerformance:
     """Withdrawn assignments count for nothing: the DMO took them back, not the provider's doing."""
     counted = [a for a in assignments if a.status != AssignmentStatus.withdrawn.value]
     responded = [a for a in counted if a.responded_at is not None]
-    breached = sum(a.breached_at is not None for a in counted)
+    late = sum(breached(a, now=now) for a in counted)
     seconds = [(a.responded_at - a.routed_at).total_seconds() for a in responded if a.responded_at]
     return ProviderPerformance(
         stakeholder_id=stakeholder_id, assignments=len(counted),
-        responded=sum(a.status == AssignmentStatus.responded.value for a in counted), breached=breached,
-        breach_rate=breached / len(counted) if counted else None,
+        responded=sum(a.status == AssignmentStatus.responded.value for a in counted), breached=late,
+        breach_rate=late / len(counted) if counted else None,
         median_response_seconds=statistics.median(seconds) if seconds else None)

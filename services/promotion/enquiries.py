@@ -25,10 +25,10 @@ from pentad.ids import new_id
 from pentad.orm import utcnow
 from pentad.pagination import PageParams, paginate
 from pentad.settings import Settings
+from services.promotion import assignments as assignments_
 from services.promotion import enquiry_events as events
 from services.promotion import funnel
 from services.promotion.enquiry_schemas import (
-    AssignmentOut,
     AssignmentStatus,
     EnquiryIn,
     EnquiryOut,
@@ -87,6 +87,7 @@ async def assignments_of(session: AsyncSession, enquiry_ids: Collection[str]) ->
 
 def present(enquiry: Enquiry, assignments: Sequence[Assignment], *, caller: Caller) -> EnquiryOut:
     private = caller.is_staff or owns(caller, enquiry)
+    now = utcnow()
     if caller.role == Role.provider:
         assignments = [a for a in assignments if a.stakeholder_id == caller.stakeholder_id]
     shown = {k: getattr(enquiry, k) for k in EnquiryOut.model_fields
@@ -94,9 +95,7 @@ def present(enquiry: Enquiry, assignments: Sequence[Assignment], *, caller: Call
     return EnquiryOut.model_validate({
         **shown, "facilitator_id": enquiry.facilitator_id if caller.role != Role.provider else None,
         "contact": enquiry.contact if private else None, "consent": enquiry.consent if private else None,
-        "assignments": [AssignmentOut.model_validate({
-            **{k: getattr(a, k) for k in AssignmentOut.model_fields if k != "breached"},
-            "breached": a.breached_at is not None}) for a in assignments]})
+        "assignments": [assignments_.present(a, now=now) for a in assignments]})
 
 
 async def list_(session: AsyncSession, *, caller: Caller, paging: PageParams, statuses: Collection[S] = (),

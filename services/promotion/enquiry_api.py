@@ -208,15 +208,15 @@ async def erase_contact(enquiry: OwnedEnquiry) -> Response:
 @router.patch("/enquiries/{enquiry_id}/assignments/{stakeholder_id}", response_model=AssignmentOut,
               tags=["enquiries"], summary="The routed provider responds or declines (with a reason); its own key "
                                           "or staff",
-              description="A declined place is offered to another provider that can take the enquiry.")
+              description="A declined place is offered to another provider that can take the enquiry. Staff may "
+                          "also move `respond_by`.")
 async def answer_assignment(enquiry: ChangeableEnquiry, stakeholder_id: str, patch: AssignmentPatch,
                             session: Session, caller: StaffOrProvider, ask: Asker, policy: Policy) -> AssignmentOut:
     assignment = await assignments.get_own_or_raise(session, caller=caller, enquiry=enquiry,
                                                     stakeholder_id=stakeholder_id)
     if await assignments.answer(session, actor=caller, enquiry=enquiry, assignment=assignment, patch=patch):
         await routing.replace(session, enquiry=enquiry, ask=ask, policy=policy)
-    return AssignmentOut.model_validate({**{k: getattr(assignment, k) for k in AssignmentOut.model_fields
-                                            if k != "breached"}, "breached": assignment.breached_at is not None})
+    return assignments.present(assignment, now=utcnow())
 
 
 @router.post("/routing/retry", response_model=RoutingRetried, tags=["routing"],
@@ -253,7 +253,8 @@ async def _fx(integration: IntegrationClient, currency: str | None) -> tuple[str
                          "sends it at once.")
 async def create_quote(enquiry: ChangeableEnquiry, quote_in: QuoteIn, session: Session, caller: CurrentCaller,
                        integration: Integration, response: Response) -> QuoteOut:
-    stakeholder_id = await quotes.ensure_may_quote(session, caller=caller, enquiry=enquiry)
+    stakeholder_id = await quotes.ensure_may_quote(session, caller=caller, enquiry=enquiry,
+                                                   named=quote_in.stakeholder_id)
     if quote_in.package_id is not None and not await integration.package_exists(quote_in.package_id):
         raise Invalid("Integration has no such package.", errors=[
             FieldError(field="package_id", value=quote_in.package_id, message="unknown package")])

@@ -140,8 +140,12 @@ class AssignmentOut(BaseModel):
 class AssignmentPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    status: AssignmentStatus = Field(description="responded or declined (with a reason).")
+    status: AssignmentStatus | None = Field(None, description="responded or declined (with a reason).")
     reason: Reason | None = None
+    respond_by: AwareDatetime | None = Field(None, description="Staff only: move the deadline (e.g. over a "
+                                             "holiday); one already passed is a breach.")
+
+    _not_null = not_null("status", "respond_by")
 
 
 class EnquiryOut(BaseModel):
@@ -225,6 +229,8 @@ class QuoteIn(BaseModel):
     package_id: Id | None = None
     valid_until: date
     status: QuoteStatus = Field(QuoteStatus.draft, description="draft, or sent at once.")
+    stakeholder_id: Id | None = Field(None, description="The provider quoting: its own key's stakeholder, or "
+                                      "(staff, entering a quote a provider sent the DMO) the routed provider.")
 
     @field_validator("valid_until")
     @classmethod

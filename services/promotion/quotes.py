@@ -113,17 +113,28 @@ def present(quote: Quote, *, fx: FxRatesOut | None = None, currency: str | None 
 
 # -- writing ------------------------------------------------------------------------------------------
 
-async def ensure_may_quote(session: AsyncSession, *, caller: Caller, enquiry: Enquiry) -> str:
-    """The provider quoting: routed to this enquiry, still holding it, and the enquiry still open to offers."""
-    if caller.role != Role.provider or not caller.stakeholder_id:
+def quoting_provider(caller: Caller, named: str | None) -> str:
+    """Whose offer it is: a provider key's own stakeholder, or the provider staff name."""
+    if caller.is_staff:
+        if named is None:
+            raise Invalid("Staff name the provider whose quote this is.", errors=[
+                FieldError(field="stakeholder_id", message="required when staff enter a quote")])
+        return named
+    if caller.role != Role.provider or not caller.stakeholder_id or named not in (None, caller.stakeholder_id):
         raise Forbidden("A quote is a provider's own offer: issue it with the provider's key.")
-    assignment = await session.get(Assignment, (enquiry.id, caller.stakeholder_id))
+    return caller.stakeholder_id
+
+
+async def ensure_may_quote(session: AsyncSession, *, caller: Caller, enquiry: Enquiry, named: str | None) -> str:
+    """The provider quoting: routed to this enquiry, still holding it, and the enquiry still open to offers."""
+    stakeholder_id = quoting_provider(caller, named)
+    assignment = await session.get(Assignment, (enquiry.id, stakeholder_id))
     if assignment is None or assignment.status not in (AssignmentStatus.pending.value,
                                                        AssignmentStatus.responded.value):
-        raise Conflict("The provider no longer holds this enquiry (declined or withdrawn).")
+        raise Conflict("The provider does not hold this enquiry (never routed to it, declined or withdrawn).")
     if enquiry.status not in funnel.WORKABLE:
         raise Conflict(f"The enquiry is {enquiry.status}: it takes no more quotes.")
-    return caller.stakeholder_id
+    return stakeholder_id
 
 
 async def create(session: AsyncSession, *, actor: Caller, enquiry: Enquiry, stakeholder_id: str,

@@ -8,7 +8,7 @@ import asyncio
 import httpx
 
 from tests.pillars import feed, last_seq
-from tests.promotion.helpers import LONG_AGO, World, able_provider, new_enquiry, new_specialty
+from tests.promotion.helpers import LONG_AGO, World, able_provider, new_enquiry, new_specialty, quote_body
 
 
 async def test_a_breached_deadline_is_flagged_once(world: World, prom: httpx.AsyncClient, agent: str,
@@ -61,3 +61,36 @@ async def test_an_answer_is_given_once(world: World, agent: str) -> None:
         assert r.status_code == 409, r.text
         r = await prov.patch(url, json={"status": "withdrawn"})
         assert r.status_code == 422, r.text
+
+
+async def test_staff_move_a_deadline_and_one_passed_reads_breached_at_once(world: World, prom: httpx.AsyncClient,
+                                                                          agent: str) -> None:
+    specialty = await new_specialty(world)
+    able = await able_provider(world, specialty)
+    async with world.as_facilitator(agent) as fac:
+        enquiry = await new_enquiry(fac, specialty)
+    url = f"/enquiries/{enquiry['id']}/assignments/{able}"
+    async with world.as_provider(able) as prov:
+        r = await prov.patch(url, json={"respond_by": "2020-01-01T00:00:00Z"})
+        assert r.status_code == 403, r.text
+    r = await prom.patch(url, json={"respond_by": "2020-01-01T00:00:00Z"})
+    assert r.status_code == 200 and r.json()["breached"] is True and r.json()["status"] == "pending", r.text
+    seen = (await prom.get(f"/enquiries/{enquiry['id']}")).json()["assignments"]
+    assert [a["breached"] for a in seen] == [True]  # before any sweep has run
+
+
+async def test_staff_enter_a_quote_for_the_routed_provider_only(world: World, prom: httpx.AsyncClient,
+                                                                agent: str) -> None:
+    specialty = await new_specialty(world)
+    able, stranger = await able_provider(world, specialty), await able_provider(world, await new_specialty(world))
+    async with world.as_facilitator(agent) as fac:
+        enquiry = await new_enquiry(fac, specialty)
+    url = f"/enquiries/{enquiry['id']}/quotes"
+    r = await prom.post(url, json=quote_body())
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "stakeholder_id", r.text
+    assert (await prom.post(url, json=quote_body(stakeholder_id=stranger))).status_code == 409
+    r = await prom.post(url, json=quote_body(stakeholder_id=able, status="sent"))
+    assert r.status_code == 201 and r.json()["stakeholder_id"] == able, r.text
+    async with world.as_provider(able) as prov:
+        r = await prov.post(url, json=quote_body(stakeholder_id=stranger))
+        assert r.status_code == 403, r.text
