@@ -43,6 +43,7 @@ from services.promotion.models import Enquiry, EnquiryTransition, Quote
 from services.segmentation.client import SegmentationClient
 
 router = APIRouter()
+FACILITATOR_KINDS = ("facilitator", "insurer")  # medical travel agents and insurers bring patients
 Integration = Annotated[IntegrationClient, Depends(client_of(IntegrationClient))]
 Administration = Annotated[AdministrationClient, Depends(client_of(AdministrationClient))]
 Segmentation = Annotated[SegmentationClient, Depends(client_of(SegmentationClient))]
@@ -124,9 +125,9 @@ async def _facilitator(integration: IntegrationClient, caller: Caller, enquiry_i
     owner = enquiries.owner_of(caller, enquiry_in)
     if caller.is_staff and owner is not None:
         known = await integration.stakeholder(owner)
-        if known is None or known.kind != "facilitator":
+        if known is None or known.kind not in FACILITATOR_KINDS:
             raise Invalid("No such facilitator in the register.", errors=[
-                FieldError(field="facilitator_id", message="not a facilitator", value=owner)])
+                FieldError(field="facilitator_id", message="not a facilitator (agent or insurer)", value=owner)])
     return owner
 
 
