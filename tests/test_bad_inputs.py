@@ -55,7 +55,7 @@ async def state(plat: Seeded) -> dict[str, Any]:
             a, f"{a}/capacity", f"/integration/packages/{plat.package['id']}", "/integration/fx-rates",
             f"/segmentation/segments/{plat.segment['id']}")]
     return {"integration": await plat.feed_head("integration"), "segmentation": await plat.feed_head("segmentation"),
-            "keys": sorted(k["id"] for k in keys), "records": reads}
+            "promotion": await plat.feed_head("promotion"), "keys": sorted(k["id"] for k in keys), "records": reads}
 
 
 # -- the catalogue: one request each, a precise answer, nothing changed ----------------------------
@@ -102,6 +102,17 @@ def segment(**changes: Any) -> Callable[[Seeded], dict[str, Any]]:
 
 def capacity_rows(n: int) -> dict[str, Any]:
     return {"rows": [{"specialty": "orthopaedics", "date": "2030-01-01", "slots_total": 1, "slots_available": 1}] * n}
+
+
+ENQ = "/promotion/enquiries"
+
+
+def enquiry(**changes: Any) -> dict[str, Any]:
+    body = {"specialty": "orthopaedics", "source_market": "GB", "preferred_from": "2030-01-01",
+            "preferred_to": "2030-01-10", "languages": ["en"], "contact": {"name": "Bad Input Patient",
+                                                                          "email": "bad.input@example.org"},
+            "consent": {"given_at": "2026-01-01T09:00:00Z", "scope": ["routing"]}, **changes}
+    return {k: v for k, v in body.items() if v is not None}
 
 
 DEEP = b"[" * 300 + b"]" * 300
@@ -177,6 +188,16 @@ CATALOGUE = [
     pytest.param(Bad("POST", STK, 422, json=hotel(), headers={"Idempotency-Key": "k" * 256}),
                  id="idempotency-key-over-255"),
     pytest.param(Bad("GET", "/integration/stakeholders/%00", 422), id="nul-in-path"),
+    # -- promotion: a patient's enquiry
+    pytest.param(Bad("POST", ENQ, 422, json=enquiry(consent=None), fields=("consent",)), id="enquiry-without-consent"),
+    pytest.param(Bad("POST", ENQ, 422, json=enquiry(contact={"name": "Only A Name"}), fields=("contact",)),
+                 id="contact-with-no-way-to-reach"),
+    pytest.param(Bad("POST", ENQ, 422, json=enquiry(preferred_from="2030-02-01", preferred_to="2030-01-01"),
+                     fields=("body",)), id="reversed-preferred-window"),
+    pytest.param(Bad("POST", ENQ, 422, json=enquiry(tracking_code="NO-SUCH-CODE"), fields=("tracking_code",)),
+                 id="unknown-tracking-code"),
+    pytest.param(Bad("GET", f"{ENQ}?status=booked&status=sold", 422, fields=("query.status.1",)),
+                 id="unknown-funnel-status-filter"),
 ]
 
 
