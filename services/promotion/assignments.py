@@ -22,7 +22,8 @@ from pentad.pagination import PageParams, paginate
 from pentad.settings import Settings
 from services.promotion import enquiry_events as events
 from services.promotion import funnel
-from services.promotion.enquiry_schemas import AssignmentOut, AssignmentPatch, AssignmentStatus, ProviderPerformance
+from services.promotion.client import ProviderPerformance  # the coordinator's client fixes its shape
+from services.promotion.enquiry_schemas import AssignmentOut, AssignmentPatch, AssignmentStatus
 from services.promotion.enquiry_schemas import EnquiryStatus as S
 from services.promotion.models import Assignment, Enquiry
 

@@ -22,6 +22,7 @@ from services.administration.client import AdministrationClient
 from services.integration.client import IntegrationClient
 from services.integration.schemas import FxRatesOut
 from services.promotion import assignments, enquiries, quotes, routing
+from services.promotion.client import ProviderPerformance, RoutingRetried  # fixed by the coordinator's client
 from services.promotion.enquiry_schemas import (
     AssignmentOut,
     AssignmentPatch,
@@ -30,12 +31,10 @@ from services.promotion.enquiry_schemas import (
     EnquiryPatch,
     EnquiryStatus,
     Id,
-    ProviderPerformance,
     QuoteIn,
     QuoteOut,
     QuotePatch,
     QuoteStatus,
-    RoutingRetried,
     RoutingRetryIn,
     TransitionOut,
 )

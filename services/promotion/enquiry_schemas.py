@@ -189,20 +189,6 @@ class RoutingRetryIn(BaseModel):
                                       "longer take (replaced where another provider can).")
 
 
-class RoutingRetried(BaseModel):
-    routed: int
-    withdrawn: int
-
-
-class ProviderPerformance(BaseModel):
-    stakeholder_id: str
-    assignments: int
-    responded: int
-    breached: int
-    breach_rate: float | None = Field(description="breached / assignments; null without any.")
-    median_response_seconds: float | None
-
-
 # -- quotes --------------------------------------------------------------------------------------
 
 class QuoteStatus(StrEnum):

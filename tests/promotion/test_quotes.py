@@ -4,6 +4,7 @@ through Integration's FX table; at most one accepted per enquiry, even when two 
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 
 import httpx
 
@@ -123,3 +124,20 @@ async def test_two_concurrent_acceptances_yield_exactly_one(world: World, agent:
         assert len(rows) == 1
         accepted = next(r for r in answers if r.status_code == 200).json()
         assert rows[0]["id"] == accepted["id"]
+
+
+async def test_a_sent_quote_past_valid_until_expires_and_cannot_be_accepted(world: World, agent: str,
+                                                                            specialty: str) -> None:
+    able = await able_provider(world, specialty)
+    async with world.as_facilitator(agent) as fac:
+        enquiry = await new_enquiry(fac, specialty)
+    quote = await sent_quote(world, enquiry["id"], able)
+    await world.sql("UPDATE quotes SET valid_until = :d WHERE id = :q", d=date(2020, 1, 1), q=quote["id"])
+    async with world.as_facilitator(agent) as fac:
+        r = await fac.patch(f"/quotes/{quote['id']}", json={"status": "accepted"})
+        assert r.status_code == 409 and "expired" in r.json()["detail"], r.text
+    while await world.sweep("quote-expiry"):
+        pass
+    async with world.as_facilitator(agent) as fac:
+        assert (await fac.get(f"/quotes/{quote['id']}")).json()["status"] == "expired"
+        assert (await fac.patch(f"/quotes/{quote['id']}", json={"status": "accepted"})).status_code == 409
