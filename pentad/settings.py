@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     # Administration: hours a complaint may stay unresolved, by severity (its `due_at`). A
     # partial mapping keeps the defaults of the severities it leaves out.
     complaint_sla_hours: dict[str, int] = Field(default_factory=lambda: dict(COMPLAINT_SLA_HOURS))
+    # Promotion: how many providers one enquiry is routed to, the hours each has to answer,
+    # and how long a closed (treated or lost) enquiry keeps its patient's contact data.
+    promotion_route_to: Annotated[int, Field(ge=1, le=20)] = 3
+    promotion_response_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 24
+    promotion_contact_retention_days: Annotated[int, Field(ge=0, le=3650)] = 365
     # Gateway only.
     rate_limit_per_second: float = 200.0
     rate_limit_burst: int = 400

@@ -141,6 +141,29 @@ def _capacity(s: Seeded) -> dict[str, Any]:
     return {"rows": [{"specialty": s.specialty, "date": day(5), "slots_total": 4, "slots_available": 2}]}
 
 
+# Promotion: the record of "own" callers is agent A's enquiry routed to hospital A only; of
+# "another's", agent B's routed to hospital B only (see _promotion_record).
+FILE_ENQUIRY: Expect = (401, 401, OK, OK, 403, 403, OK, OK)  # staff, or a facilitator for itself
+ENQUIRY: Expect = (401, 401, OK, OK, OK, 404, OK, 404)  # routed to the provider, or the facilitator's own
+CHANGE_ENQUIRY: Expect = (401, 401, OK, OK, 403, 404, OK, 404)  # the provider reads it, does not move it
+ANSWER: Expect = (401, 401, OK, OK, OK, 404, 403, 404)  # the routed provider (or staff) answers
+ISSUE_QUOTE: Expect = (401, 401, OK, OK, OK, 404, 403, 404)  # the routed provider's offer (staff may enter it)
+CHANGE_QUOTE: Expect = (401, 401, OK, OK, OK, 404, 403, 404)  # sending is the provider's (or staff's) step
+PERFORMANCE: Expect = (401, 401, OK, OK, OK, OK, 403, 403)  # staff all; a provider its own figures
+
+
+def _enquiry() -> dict[str, Any]:
+    """Agent A's patient, for days 1..3: only hospital A has capacity then."""
+    return {"specialty": "orthopaedics", "source_market": "GB", "preferred_from": day(1), "preferred_to": day(3),
+            "languages": ["en"], "contact": {"name": "Matrix Patient", "email": "matrix.patient@example.org"},
+            "consent": {"given_at": "2026-01-01T09:00:00Z", "scope": ["routing", "quotes"]}}
+
+
+def _quote() -> dict[str, Any]:
+    return {"items": [{"description": "Knee replacement", "amount_minor": 520000, "currency": "EUR"}],
+            "valid_until": day(30)}
+
+
 SIX = ("segmentation", "integration", "administration", "development", "promotion", "dmo")
 
 TABLE: dict[tuple[str, str], Op] = {
@@ -225,6 +248,23 @@ TABLE: dict[tuple[str, str], Op] = {
         "amount": {"amount": "1.00", "currency": "EUR"}, "spent_on": "2030-01-15", "channel": "digital"}),
     ("GET", "/promotion/campaigns/{campaign_id}/spend"): Op(STAFF),
     ("GET", "/promotion/attribution"): Op(STAFF),
+    # -- promotion: enquiries (a provider sees those routed to it, a facilitator its own), quotes
+    ("POST", "/promotion/enquiries"): Op(FILE_ENQUIRY, body=lambda s: _enquiry()),
+    ("GET", "/promotion/enquiries"): Op(FILTERED),
+    ("GET", "/promotion/enquiries/{enquiry_id}"): Op(ENQUIRY),
+    ("PATCH", "/promotion/enquiries/{enquiry_id}"): Op(CHANGE_ENQUIRY, body=lambda s: {
+        "status": "lost", "status_reason": "The patient chose another destination"}),
+    ("GET", "/promotion/enquiries/{enquiry_id}/history"): Op(ENQUIRY),
+    ("DELETE", "/promotion/enquiries/{enquiry_id}/contact"): Op(CHANGE_ENQUIRY),
+    ("PATCH", "/promotion/enquiries/{enquiry_id}/assignments/{stakeholder_id}"): Op(ANSWER, body=lambda s: {
+        "status": "responded"}),
+    ("POST", "/promotion/routing/retry"): Op(STAFF, body=lambda s: {}),
+    ("GET", "/promotion/performance/providers"): Op(PERFORMANCE),
+    ("POST", "/promotion/enquiries/{enquiry_id}/quotes"): Op(ISSUE_QUOTE, body=lambda s: {
+        **_quote(), "stakeholder_id": s.hospital_a.id}),
+    ("GET", "/promotion/enquiries/{enquiry_id}/quotes"): Op(ENQUIRY),
+    ("GET", "/promotion/quotes/{quote_id}"): Op(ENQUIRY),
+    ("PATCH", "/promotion/quotes/{quote_id}"): Op(CHANGE_QUOTE, body=lambda s: {"status": "sent"}),
 }
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
@@ -327,6 +367,9 @@ async def _fill(plat: Seeded, template: str, caller: str, expected: str | int, h
                                            ("complaint", "complaints", _complaint, False)):
         if "{" + name + "_id}" in path:
             path = path.replace("{" + name + "_id}", await _owned_record(plat, collection, make, caller, verify))
+    for name in ("enquiry", "quote"):
+        if "{" + name + "_id}" in path:
+            path = path.replace("{" + name + "_id}", await _promotion_record(plat, template, name, caller))
     if "{key_id}" in path:  # an allowed revocation revokes a key of its own; a denied one is tried on a victim
         if expected in (OK, PUB):
             key_id = await _new_key(plat, "matrix throwaway")
@@ -336,6 +379,45 @@ async def _fill(plat: Seeded, template: str, caller: str, expected: str | int, h
         path = path.replace("{key_id}", key_id)
     assert "{" not in path, f"no seeded record for a parameter of {template}: add one to tests/platform.py"
     return path
+
+
+async def _promotion_setup(plat: Seeded) -> None:
+    """Hospitals A and B accredited; B with capacity on days 20..22 only (A has days 1..3)."""
+    if plat.extra.get("promotion_setup"):
+        return
+    async with plat.client("admin") as admin:
+        for hospital in (plat.hospital_a, plat.hospital_b):
+            r = await admin.post("/administration/accreditations", json=_accreditation(plat, hospital.id))
+            assert r.status_code == 201, r.text
+            v = await admin.patch(f"/administration/accreditations/{r.json()['id']}", json={"status": "valid"})
+            assert v.status_code == 200, v.text
+        r = await admin.post(f"/integration/stakeholders/{plat.hospital_b.id}/capacity", json={"rows": [
+            {"specialty": plat.specialty, "date": day(d), "slots_total": 8, "slots_available": 3}
+            for d in (20, 21, 22)]})
+        assert r.status_code == 200 and not r.json()["rejected"], r.text
+    plat.extra["promotion_setup"] = True
+
+
+async def _promotion_record(plat: Seeded, template: str, name: str, caller: str) -> str:
+    """An enquiry (or a sent quote on one) made for this operation alone: agent A's routed to
+    hospital A for "own" callers, agent B's routed to hospital B for "another's"."""
+    await _promotion_setup(plat)
+    side = "b" if caller.endswith("_other") else "a"
+    slot = f"promotion:{template}:{name}:{side}"
+    if slot not in plat.extra:
+        hospital = plat.hospital_b if side == "b" else plat.hospital_a
+        body = {**_enquiry(), **({"preferred_from": day(20), "preferred_to": day(22)} if side == "b" else {})}
+        async with plat.client(f"facilitator_{side}") as fac, plat.client(f"provider_{side}") as prov:
+            r = await fac.post("/promotion/enquiries", json=body)
+            assert r.status_code == 201 and [a["stakeholder_id"] for a in r.json()["assignments"]] == [hospital.id], \
+                r.text
+            record = r.json()["id"]
+            if name == "quote":
+                q = await prov.post(f"/promotion/enquiries/{record}/quotes", json={**_quote(), "status": "sent"})
+                assert q.status_code == 201, q.text
+                record = q.json()["id"]
+        plat.extra[slot] = record
+    return str(plat.extra[slot])
 
 
 LISTS = {"/gateway/keys", "/segmentation/specialties", "/segmentation/segments", "/integration/stakeholders",
@@ -349,8 +431,10 @@ async def _state(plat: Seeded, template: str, path: str) -> tuple[int | None, An
     """What a write could change: the service's feed position and the record (or list) it names."""
     service = template.split("/")[1]
     head = await plat.feed_head(service) if service in SIX else None
-    while ("GET", template) not in TABLE:  # e.g. DELETE /gateway/keys/{key_id}: the list of active keys
+    while template and ("GET", template) not in TABLE:  # e.g. DELETE /gateway/keys/{key_id}: the list of keys
         template, path = template.rsplit("/", 1)[0], path.rsplit("/", 1)[0]
+    if not template:  # an action with nothing to read back (POST /promotion/routing/retry): the feed says it all
+        return head, None
     async with plat.client("admin") as admin:
         r = await admin.get(path, params={"limit": 500} if template in LISTS else None)
     assert r.status_code == 200, (path, r.text)

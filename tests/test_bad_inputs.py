@@ -110,6 +110,17 @@ def capacity_rows(n: int) -> dict[str, Any]:
     return {"rows": [{"specialty": "orthopaedics", "date": "2030-01-01", "slots_total": 1, "slots_available": 1}] * n}
 
 
+ENQ = "/promotion/enquiries"
+
+
+def enquiry(**changes: Any) -> dict[str, Any]:
+    body = {"specialty": "orthopaedics", "source_market": "GB", "preferred_from": "2030-01-01",
+            "preferred_to": "2030-01-10", "languages": ["en"], "contact": {"name": "Bad Input Patient",
+                                                                          "email": "bad.input@example.org"},
+            "consent": {"given_at": "2026-01-01T09:00:00Z", "scope": ["routing"]}, **changes}
+    return {k: v for k, v in body.items() if v is not None}
+
+
 DEEP = b"[" * 300 + b"]" * 300
 STK, CAP, PKG, SEG = "/integration/stakeholders", "/integration/stakeholders/{a}/capacity", "/integration/packages", \
     "/segmentation/segments"
@@ -192,6 +203,16 @@ CATALOGUE = [
                      fields=("channels.0",)), id="campaign-channel-off-the-list"),
     pytest.param(Bad("GET", "/promotion/attribution?source_market=XX", 422, fields=("query.source_market",)),
                  id="attribution-unknown-market"),
+    # -- promotion: a patient's enquiry
+    pytest.param(Bad("POST", ENQ, 422, json=enquiry(consent=None), fields=("consent",)), id="enquiry-without-consent"),
+    pytest.param(Bad("POST", ENQ, 422, json=enquiry(contact={"name": "Only A Name"}), fields=("contact",)),
+                 id="contact-with-no-way-to-reach"),
+    pytest.param(Bad("POST", ENQ, 422, json=enquiry(preferred_from="2030-02-01", preferred_to="2030-01-01"),
+                     fields=("body",)), id="reversed-preferred-window"),
+    pytest.param(Bad("POST", ENQ, 422, json=enquiry(tracking_code="NO-SUCH-CODE"), fields=("tracking_code",)),
+                 id="unknown-tracking-code"),
+    pytest.param(Bad("GET", f"{ENQ}?status=booked&status=sold", 422, fields=("query.status.1",)),
+                 id="unknown-funnel-status-filter"),
 ]
 
 

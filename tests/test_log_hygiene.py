@@ -61,10 +61,23 @@ async def record_contents(admin: httpx.AsyncClient, kept: Secrets) -> None:
     kept.log_only.add(canary.split()[-1])
 
 
-def patient_contact_data(_: Secrets) -> None:
-    """HOOK for the Promotion service: once enquiries carry a patient's contact data (name,
-    e-mail, phone), create one here through the facilitator's key and ``add`` each field, so
-    the scan below proves they reach neither logs nor events."""
+async def patient_contact_data(url: str, keys: dict[str, str], kept: Secrets) -> None:
+    """A patient's contact data (name, e-mail, phone) filed with an enquiry through the
+    facilitator's key, read back, refused once in a bad request, then erased: each field is
+    kept, so the scan below proves they reach neither logs nor events."""
+    token = secrets.token_hex(6)
+    contact = {"name": f"Patient {token}", "email": f"patient.{token}@example.org",
+               "phone": f"+44 20 {int(token[:6], 16) % 10**8:08d}"}
+    for field_name, value in contact.items():
+        kept.add(f"patient contact ({field_name})", value)
+    body = {"specialty": SPECIALTY, "source_market": "GB", "preferred_from": "2099-01-01",
+            "preferred_to": "2099-01-10", "languages": ["en"], "contact": contact,
+            "consent": {"given_at": "2026-01-01T09:00:00Z", "scope": ["routing", "quotes"]}}
+    async with _as(url, keys["facilitator"]) as facilitator:
+        enquiry = await _ok(await facilitator.post("/promotion/enquiries", json=body))
+        await _ok(await facilitator.get(f"/promotion/enquiries/{enquiry['id']}"))
+        await _ok(await facilitator.post("/promotion/enquiries", json={**body, "languages": ["xx"]}), 422)
+        await _ok(await facilitator.delete(f"/promotion/enquiries/{enquiry['id']}/contact"), 204)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -176,7 +189,7 @@ async def test_no_key_or_secret_reaches_a_log_line_or_an_event(noisy_tree: tuple
         keys = await _issue_keys(admin, kept, uuid.uuid4().hex[:8])
         await _traffic(tree.url, keys, kept)
         await record_contents(admin, kept)
-        patient_contact_data(kept)
+        await patient_contact_data(tree.url, keys, kept)
         events = await _event_text(admin)
     tree.kill_tree()
     logs = tree.log_path.read_text(errors="replace")

@@ -47,6 +47,16 @@ class IntegrationClient(ServiceClient):
         params = [*(("specialty", s) for s in specialties), ("from", from_.isoformat()), ("to", to.isoformat())]
         return await self.get_all("/capacity/weekly", WeeklyCapacity, params)
 
+    async def package_exists(self, package_id: str) -> bool:
+        """Whether the catalogue has this package (whatever its status)."""
+        try:
+            await self.request("GET", f"/packages/{quote(package_id, safe='')}")
+        except UpstreamError as exc:
+            if exc.upstream_status == 404:
+                return False
+            raise
+        return True
+
     async def fx_rates(self) -> FxRatesOut:
         return await self.get_model("/fx-rates", FxRatesOut)
 

@@ -87,7 +87,8 @@ class Enquiry(Versioned, Base):
     status_reason: Mapped[str | None] = mapped_column(sa.String(500))  # why lost, or why not routed
     booked_quote_id: Mapped[str | None] = mapped_column(sa.String(40))
     # Special-category data: only here, never in a log line or an event. NULL once erased.
-    contact: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    # none_as_null: erasing writes SQL NULL, not the JSON text 'null'.
+    contact: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON(none_as_null=True))
     consent: Mapped[dict[str, Any]] = mapped_column(sa.JSON)  # {given_at, scope, recorded_by}
     contact_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)  # treated or lost

@@ -53,6 +53,10 @@ class SegmentationClient(ServiceClient):
         """Every segment in ``status``, every page."""
         return await self.get_all("/segments", SegmentRef, [("status", status)])
 
+    async def matching(self, *, market: str, specialty: str) -> list[SegmentRef]:
+        """The active segments serving ``market`` for ``specialty`` (what a facilitator would query)."""
+        return await self.get_all("/segments", SegmentRef, [("market", market), ("specialty", specialty)])
+
 
 class SpecialtyVocabulary:
     """The specialty codes, fetched from Segmentation and kept for ``ttl`` seconds.
