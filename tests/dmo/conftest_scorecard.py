@@ -20,7 +20,7 @@ from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse
 
 from pentad.http import ASGIApp, RequestContext, VerifyIdentity
-from pentad.money import Total
+from pentad.money import Money, Total
 from services.administration.client import AccreditationRef, ComplaintRef
 from services.development.client import AssessmentPointRef, GapRef, InitiativeRef
 from services.dmo.scorecard import Found
@@ -39,7 +39,7 @@ def eur(amount: str, currency: str = "EUR") -> Total:
 
 def segment(segment_id: str, specialty: str, patients: int | None) -> SegmentRef:
     demand = None if patients is None else DemandRef(annual_patients=patients,
-                                                      avg_spend={"amount": "9000.00", "currency": "EUR"},
+                                                      avg_spend=Money(amount=Decimal("9000.00"), currency="EUR"),
                                                       growth_rate=0.05)
     return SegmentRef(id=segment_id, name=segment_id, status="active", specialties=[specialty],
                       source_markets=["DE"], languages=["de"], demand=demand,
@@ -87,7 +87,7 @@ def point(assessment_id: str, as_of: str, segment_id: str, met: bool) -> Assessm
 def campaign(campaign_id: str, status: str, segment_ids: list[str], spent: Total) -> CampaignRef:
     return CampaignRef(id=campaign_id, name=campaign_id, segment_ids=segment_ids, source_markets=["DE"],
                        channels=["search"], status=status, tracking_code=f"trk-{campaign_id}",
-                       budget={"amount": "100000.00", "currency": spent.currency}, spent=spent)
+                       budget=Money(amount=Decimal("100000.00"), currency=spent.currency), spent=spent)
 
 
 def attribution(enquiries: int, treated: int, spend: Total, **steps: int) -> Attribution:
