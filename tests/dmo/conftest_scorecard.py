@@ -11,11 +11,16 @@ reads for the scorecard (``GET /campaigns``, ``GET /attribution`` with ``source_
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
+import pytest
 from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse
 
@@ -28,7 +33,8 @@ from services.integration.client import PackagePartRef, PackageRef, StakeholderR
 from services.integration.schemas import Coverage, FxTable
 from services.promotion.client import Attribution, CampaignRef, ProviderPerformance
 from services.segmentation.client import AttractivenessRef, DemandRef, SegmentRef, ThresholdRef
-from tests.support import SECRET
+from tests.pillars import Pair, service_urls, start_pair
+from tests.support import SECRET, STAFF, SignedAs, asgi_client, build, serving, settings_for
 
 TODAY = date(2026, 12, 1)
 
@@ -212,3 +218,34 @@ class FakePromotion:
             return _paged(self.performance, limit, cursor)
 
         return RequestContext(VerifyIdentity(app, secret=SECRET.encode(), max_age=300))
+
+
+# -- the pillars running for real, Promotion faked ------------------------------------------------
+
+SCORECARD_SERVICES = ("segmentation", "integration", "administration", "development", "dmo")
+
+
+@dataclass
+class ScorecardWorld:
+    pair: Pair
+    promotion: FakePromotion
+    tmp: Path
+
+    def client(self, service: str, caller: Any = STAFF) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.pair.urls[service], auth=SignedAs(caller), timeout=60)
+
+    def dmo_with(self, **urls: str) -> Any:
+        """A second coordinator on the same database, some pillars at other URLs (down)."""
+        settings = settings_for("dmo", self.pair.databases["dmo"], self.tmp,
+                                service_urls={**self.pair.urls, **urls})
+        return asgi_client(build("dmo", settings), STAFF)
+
+
+@pytest.fixture
+async def scorecard_world(databases: Any, tmp: Path) -> AsyncIterator[ScorecardWorld]:
+    """A destination of this test alone: the scorecard counts the whole register and every segment."""
+    async with AsyncExitStack() as stack:
+        urls = service_urls()
+        fake = FakePromotion()
+        await stack.enter_async_context(serving(fake.app(), int(urls["promotion"].rsplit(":", 1)[1])))
+        yield ScorecardWorld(await start_pair(stack, databases, tmp, urls, services=SCORECARD_SERVICES), fake, tmp)
