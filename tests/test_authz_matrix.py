@@ -207,6 +207,8 @@ TABLE: dict[tuple[str, str], Op] = {
     ("GET", "/development/initiatives"): Op(STAFF),
     ("GET", "/development/initiatives/{initiative_id}"): Op(STAFF),
     ("PATCH", "/development/initiatives/{initiative_id}"): Op(STAFF, body=lambda s: {"owner": f"Team {_tag()}"}),
+    # -- dmo: the scorecard names providers' lapses and complaints and the DMO's spend: staff only
+    ("GET", "/dmo/scorecard"): Op(STAFF),
 }
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
