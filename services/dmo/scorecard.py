@@ -316,9 +316,11 @@ def well_known(found: Found) -> Attribute:
 
     formula = (f"Enquiries / spend in {found.fx.base} x {SPEND_UNIT} (Promotion's attribution){{}}. "
                f"Null when nothing was spent.")
+    market_note = (" Promotion counts a campaign naming several markets in full in each (it does not split spend "
+                   "by guess), so a market's figure is a floor.")
     parts = {f"market_{market}": Figure(
         value=per_spend(funnel), unit=f"per_{SPEND_UNIT}_{found.fx.base}",
-        formula=formula.format(f", source market {market}"),
+        formula=formula.format(f", source market {market}") + market_note,
         inputs={"enquiries": funnel.enquiries, "spend": _shown(funnel.spend.amount),
                 "currency": funnel.spend.currency}) for market, funnel in sorted(found.by_market.items())}
     funnel = found.attribution
