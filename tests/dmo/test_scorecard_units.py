@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from pentad.client import UpstreamError, UpstreamUnavailable, ask
 from pentad.errors import Conflict
 from services.dmo import scorecard
 from services.dmo.schemas import Direction, Scorecard
@@ -149,3 +150,28 @@ def test_a_snapshot_keeps_each_attributes_headline_and_the_index() -> None:
     assert scorecard.values_of(card()) == {
         "integrated": 0.5, "efficient": 5400.0, "well_known": 20.0, "attractive": 0.6333, "credible": 0.5,
         "trusted": 50.0, "broad_brush_index": 0.6667}
+
+
+# -- the kit's ask, nested as scorecard_sources nests it ------------------------------------------
+
+async def _fails(error: Exception) -> None:
+    raise error
+
+
+async def _answers(value: int) -> int:
+    return value
+
+
+async def test_nested_asks_name_every_failed_pillar_once_under_one_reason() -> None:
+    inner = ask(_answers(1), _fails(UpstreamError("segmentation answered 500: boom")), why=None)
+    with pytest.raises(UpstreamUnavailable) as caught:
+        await ask(inner, _fails(UpstreamUnavailable("promotion did not answer (ConnectError).")), _answers(2),
+                  why="No figure guessed")
+    assert caught.value.detail == ("No figure guessed: segmentation answered 500: boom; "
+                                   "promotion did not answer (ConnectError).")
+    assert await ask(ask(_answers(1), why=None), _answers(2)) == [[1], 2]
+
+
+async def test_a_failure_that_is_not_a_pillars_passes_through_unchanged() -> None:
+    with pytest.raises(Conflict, match="no rate"):
+        await ask(_fails(Conflict("no rate")), _fails(UpstreamError("integration answered 500: x")))
