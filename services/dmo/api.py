@@ -1,4 +1,4 @@
-"""Routes of the DMO coordinator service (thin: the logic lives in its sub-domain modules)."""
+"""Routes of the DMO coordinator service (thin: the logic lives in service.py)."""
 
 from __future__ import annotations
 
