@@ -111,7 +111,6 @@ def client_of(cls: type[C]) -> Callable[[Request], Awaitable[C]]:
     return build
 
 
-
 async def ask(*calls: Awaitable[Any], why: str | None = "Figures are computed only from every service's answer, "
                                                          "none guessed") -> list[Any]:
     """Every call's answer, asked concurrently; if any service failed, one problem naming each that
