@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from pentad.client import client_of
 from pentad.db import Database
 from pentad.deps import Session, require
+from pentad.errors import PROBLEM_RESPONSES
 from pentad.identity import Role
 from pentad.state import state_of
 from services.administration.client import AdministrationClient
@@ -44,6 +45,8 @@ async def _database(request: Request) -> Database:
 
 @router.get("/scorecard", response_model=Scorecard, tags=["scorecard"],
             dependencies=[Depends(require(Role.admin, Role.staff))],
+            responses={502: PROBLEM_RESPONSES[409] | {"description": "A pillar answered an error (named)"},
+                       503: PROBLEM_RESPONSES[409] | {"description": "A pillar did not answer (named)"}},
             summary="The five pillars side by side, the broad-brush index and the six attributes, with trends",
             description=scorecard.__doc__ + "\n\n" + scorecard_sources.__doc__ + "\n\n"
             + scorecard_snapshots.__doc__)

@@ -160,6 +160,9 @@ async def test_a_pillar_that_does_not_answer_fails_the_scorecard_by_name(
     assert r.status_code == 503 and "development did not answer" in r.json()["detail"]
     assert r.headers["retry-after"]
     assert await snapshots(scorecard_world) == {}  # a failed scorecard keeps nothing
+    async with scorecard_world.client("dmo") as dmo:
+        declared = (await dmo.get("/openapi.json")).json()["paths"]["/scorecard"]["get"]["responses"]
+    assert {"502", "503"} <= declared.keys() and PROBLEM in declared["502"]["content"]
 
 
 async def test_only_staff_read_the_scorecard_and_its_query_is_strict(
