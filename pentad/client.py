@@ -8,6 +8,7 @@ unreachable or timing out is 503, any other failed answer 502.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -109,3 +110,20 @@ def client_of(cls: type[C]) -> Callable[[Request], Awaitable[C]]:
 
     return build
 
+
+async def ask(*calls: Awaitable[Any], why: str | None = "Figures are computed only from every service's answer, "
+                                                         "none guessed") -> list[Any]:
+    """Every call's answer, asked concurrently; if any service failed, one problem naming each that
+    did (503 if one is down, else 502), ``why`` first: never a figure computed from part of the data.
+    Calls may themselves be ``ask``s (``why=None``): their details join the outer one's.
+    Other exceptions (a bug, a domain error) pass through unchanged."""
+    answers = await asyncio.gather(*calls, return_exceptions=True)
+    failed = [a for a in answers if isinstance(a, BaseException)]
+    if not failed:
+        return list(answers)
+    upstream = [e for e in failed if isinstance(e, UpstreamError)]
+    if len(upstream) < len(failed):
+        raise next(e for e in failed if not isinstance(e, UpstreamError))
+    kind = UpstreamUnavailable if any(isinstance(e, UpstreamUnavailable) for e in upstream) else UpstreamError
+    detail = "; ".join(dict.fromkeys(str(e.detail) for e in upstream))
+    raise kind(f"{why}: {detail}" if why else detail)

@@ -265,6 +265,8 @@ TABLE: dict[tuple[str, str], Op] = {
     ("GET", "/promotion/enquiries/{enquiry_id}/quotes"): Op(ENQUIRY),
     ("GET", "/promotion/quotes/{quote_id}"): Op(ENQUIRY),
     ("PATCH", "/promotion/quotes/{quote_id}"): Op(CHANGE_QUOTE, body=lambda s: {"status": "sent"}),
+    # -- dmo: the scorecard names providers' lapses and complaints and the DMO's spend: staff only
+    ("GET", "/dmo/scorecard"): Op(STAFF),
 }
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")

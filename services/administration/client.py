@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -22,6 +22,18 @@ class AccreditationRef(BaseModel):
     expires_on: date
 
 
+class ComplaintRef(BaseModel):
+    """What the scorecard needs of a complaint: about whom, where it stands against its SLA."""
+
+    id: str
+    stakeholder_id: str
+    status: str  # open, investigating, resolved, dismissed
+    due_at: datetime
+    overdue: bool  # unresolved past due_at (computed at read time)
+    closed_at: datetime | None
+    created_at: datetime
+
+
 class AdministrationClient(ServiceClient):
     service = "administration"
 
@@ -32,3 +44,7 @@ class AdministrationClient(ServiceClient):
         if stakeholder_id:
             params.append(("stakeholder_id", stakeholder_id))
         return await self.get_all("/accreditations", AccreditationRef, params)
+
+    async def complaints(self) -> list[ComplaintRef]:
+        """Every complaint, all pages (the service calls as staff, so it sees them all)."""
+        return await self.get_all("/complaints", ComplaintRef)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
@@ -37,6 +38,15 @@ class InitiativeList(BaseModel):
     next_cursor: str | None = None
 
 
+class AssessmentPointRef(BaseModel):
+    """One segment in one assessment: whether it had crossed its threshold on ``as_of``."""
+
+    assessment_id: str
+    as_of: date
+    segment_id: str
+    met: bool
+
+
 class DevelopmentClient(ServiceClient):
     service = "development"
 
@@ -56,3 +66,7 @@ class DevelopmentClient(ServiceClient):
             found += page.items
             if (cursor := page.next_cursor) is None:
                 return found
+
+    async def assessment_points(self) -> list[AssessmentPointRef]:
+        """Every segment's point of every assessment, oldest first, all pages."""
+        return await self.get_all("/assessments", AssessmentPointRef)

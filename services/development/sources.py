@@ -7,13 +7,12 @@ computed from part of the data.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from pentad.client import UpstreamError, UpstreamUnavailable
+from pentad import client
 from pentad.errors import FieldError, Invalid
 from services.administration.client import AdministrationClient
 from services.development.gaps import Found, weeks_from
@@ -55,13 +54,5 @@ async def found_for(pillars: Pillars, wanted: list[SegmentRef], *, today: date) 
 
 
 async def ask(*calls: Awaitable[Any]) -> list[Any]:
-    """Every call's answer; if any pillar failed, one problem naming each that did (503 if one is down)."""
-    answers = await asyncio.gather(*calls, return_exceptions=True)
-    failed = [a for a in answers if isinstance(a, BaseException)]
-    if not failed:
-        return list(answers)
-    upstream = [e for e in failed if isinstance(e, UpstreamError)]
-    if len(upstream) < len(failed):
-        raise next(e for e in failed if not isinstance(e, UpstreamError))
-    kind = UpstreamUnavailable if any(isinstance(e, UpstreamUnavailable) for e in upstream) else UpstreamError
-    raise kind(f"{_NOT_GUESSED}: " + "; ".join(dict.fromkeys(str(e.detail) for e in upstream)))
+    """Every call's answer; if any pillar failed, one problem naming each that did (the kit's ``ask``)."""
+    return await client.ask(*calls, why=_NOT_GUESSED)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+from datetime import date, datetime
 
-from pentad.db import make_metadata
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from pentad.db import UTCDateTime, make_metadata
 from pentad.tables import add_kit_tables
 
 
@@ -13,3 +16,16 @@ class Base(DeclarativeBase):
 
 
 add_kit_tables(Base.metadata)
+
+
+# -- scorecard ------------------------------------------------------------------------------------
+
+class ScorecardSnapshot(Base):
+    """The scorecard's attribute figures as the first scorecard of a UTC day computed them: what
+    trends between assessments are measured against (services/dmo/scorecard_snapshots.py)."""
+
+    __tablename__ = "scorecard_snapshots"
+
+    taken_on: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    figures: Mapped[dict[str, float | None]] = mapped_column(sa.JSON)  # attribute name → headline figure

@@ -21,6 +21,19 @@ class StakeholderRef(BaseModel):
     specialties: list[str] = []  # the approved ones: only those are listed, counted and accept capacity
 
 
+class PackagePartRef(BaseModel):
+    kind: str  # treatment, stay, transfer, aftercare
+    stakeholder_id: str
+
+
+class PackageRef(BaseModel):
+    id: str
+    name: str
+    specialty: str
+    status: str  # published, withdrawn
+    components: list[PackagePartRef]
+
+
 class CoverageList(BaseModel):
     items: list[Coverage]
 
@@ -63,3 +76,7 @@ class IntegrationClient(ServiceClient):
     async def coverage(self, specialties: list[str]) -> list[Coverage]:
         params = [("specialty", s) for s in specialties]
         return (await self.get_model("/coverage", CoverageList, params=params)).items
+
+    async def packages(self, *, status: str | None = "published") -> list[PackageRef]:
+        """Packages (default: the published ones), every page."""
+        return await self.get_all("/packages", PackageRef, [("status", status)] if status else ())

@@ -8,6 +8,7 @@ from urllib.parse import quote
 from pydantic import BaseModel
 
 from pentad.client import ServiceClient, UpstreamError
+from pentad.money import Money
 
 
 class SpecialtyRef(BaseModel):
@@ -21,6 +22,12 @@ class ThresholdRef(BaseModel):
     min_weekly_capacity: int
 
 
+class DemandRef(BaseModel):
+    annual_patients: int
+    avg_spend: Money
+    growth_rate: float
+
+
 class SegmentRef(BaseModel):
     """What other pillars need of a segment: what it treats, for whom, and its critical threshold."""
 
@@ -31,6 +38,13 @@ class SegmentRef(BaseModel):
     source_markets: list[str]
     languages: list[str]
     threshold: ThresholdRef
+    demand: DemandRef | None = None  # what the scorecard sums; None when the DMO has not estimated it
+
+
+class AttractivenessRef(BaseModel):
+    segment_id: str
+    score: float  # 0..1
+    complete: bool  # False when some component had no data and counted 0
 
 
 class SegmentationClient(ServiceClient):
@@ -56,6 +70,9 @@ class SegmentationClient(ServiceClient):
     async def matching(self, *, market: str, specialty: str) -> list[SegmentRef]:
         """The active segments serving ``market`` for ``specialty`` (what a facilitator would query)."""
         return await self.get_all("/segments", SegmentRef, [("market", market), ("specialty", specialty)])
+
+    async def attractiveness(self, segment_id: str) -> AttractivenessRef:
+        return await self.get_model(f"/segments/{quote(segment_id, safe='')}/attractiveness", AttractivenessRef)
 
 
 class SpecialtyVocabulary:
