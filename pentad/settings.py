@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # Administration: hours a complaint may stay unresolved, by severity (its `due_at`). A
     # partial mapping keeps the defaults of the severities it leaves out.
     complaint_sla_hours: dict[str, int] = Field(default_factory=lambda: dict(COMPLAINT_SLA_HOURS))
+    # Coordinator: how often its consumer polls the pillars' feeds when drained (seconds), and
+    # re-checks every segment's readiness on the clock (expiry and staleness have no event).
+    dmo_feed_poll_seconds: float = 1.0
+    dmo_recheck_seconds: float = 60.0
     # Gateway only.
     rate_limit_per_second: float = 200.0
     rate_limit_burst: int = 400

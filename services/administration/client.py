@@ -22,6 +22,12 @@ class AccreditationRef(BaseModel):
     expires_on: date
 
 
+class SchemeRef(BaseModel):
+    id: str
+    code: str
+    name: str
+
+
 class AdministrationClient(ServiceClient):
     service = "administration"
 
@@ -32,3 +38,6 @@ class AdministrationClient(ServiceClient):
         if stakeholder_id:
             params.append(("stakeholder_id", stakeholder_id))
         return await self.get_all("/accreditations", AccreditationRef, params)
+
+    async def schemes(self) -> list[SchemeRef]:
+        return await self.get_all("/schemes", SchemeRef)

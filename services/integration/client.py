@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 from urllib.parse import quote
 
 from pydantic import BaseModel
 
 from pentad.client import ServiceClient, UpstreamError
-from services.integration.schemas import Coverage, FxRatesOut, WeeklyCapacity
+from services.integration.schemas import CapacityRow, Coverage, FxRatesOut, WeeklyCapacity
 
 
 class StakeholderRef(BaseModel):
@@ -19,6 +20,17 @@ class StakeholderRef(BaseModel):
     status: str
     languages: list[str] = []
     specialties: list[str] = []  # the approved ones: only those are listed, counted and accept capacity
+
+
+class PackageRef(BaseModel):
+    """A package as the coordinator's offer shows it: its parts, their prices, its status."""
+
+    id: str
+    name: str
+    specialty: str
+    currency: str
+    status: str
+    components: list[dict[str, Any]]
 
 
 class CoverageList(BaseModel):
@@ -53,3 +65,20 @@ class IntegrationClient(ServiceClient):
     async def coverage(self, specialties: list[str]) -> list[Coverage]:
         params = [("specialty", s) for s in specialties]
         return (await self.get_model("/coverage", CoverageList, params=params)).items
+
+    async def capacity(self, stakeholder_id: str, *, from_: date, to: date) -> list[CapacityRow]:
+        """The stakeholder's capacity rows dated ``from_``..``to`` (every specialty), all pages."""
+        params = [("from", from_.isoformat()), ("to", to.isoformat())]
+        return await self.get_all(f"/stakeholders/{quote(stakeholder_id, safe='')}/capacity", CapacityRow, params)
+
+    async def package(self, package_id: str) -> PackageRef | None:
+        """The package (whatever its status), or None if Integration has no such id."""
+        try:
+            return await self.get_model(f"/packages/{quote(package_id, safe='')}", PackageRef)
+        except UpstreamError as exc:
+            if exc.upstream_status == 404:
+                return None
+            raise
+
+    async def packages(self, *, status: str = "published") -> list[PackageRef]:
+        return await self.get_all("/packages", PackageRef, [("status", status)])
