@@ -52,6 +52,7 @@ MEMBER: Expect = (401, 401, OK, OK, OK, 403, OK, 403)  # each stakeholder reads 
 COMPLAINT: Expect = (401, 401, OK, OK, OK, 404, OK, 404)  # about the provider, or filed by the facilitator
 FILE_COMPLAINT: Expect = (401, 401, OK, OK, 403, 403, OK, OK)  # staff and facilitators file complaints
 FILTERED: Expect = (401, 401, OK, OK, OK, OK, OK, OK)  # everyone lists; each sees only its own part
+OFFER: Expect = (401, 401, OK, OK, PUB, PUB, PUB, PUB)  # the coordinator's offer: the providers in it, by name
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,12 @@ TABLE: dict[tuple[str, str], Op] = {
     ("GET", "/development/initiatives"): Op(STAFF),
     ("GET", "/development/initiatives/{initiative_id}"): Op(STAFF),
     ("PATCH", "/development/initiatives/{initiative_id}"): Op(STAFF, body=lambda s: {"owner": f"Team {_tag()}"}),
+    # -- dmo: the offer is public to every key (it names the providers in it); the rest is staff work
+    ("GET", "/dmo/segments/{segment_id}/offer"): Op(OFFER),
+    ("GET", "/dmo/segments/{segment_id}/readiness"): Op(ANY_KEY),
+    ("GET", "/dmo/reactions"): Op(STAFF),
+    ("POST", "/dmo/rebuilds"): Op(STAFF),
+    ("GET", "/dmo/rebuilds"): Op(STAFF),
 }
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")

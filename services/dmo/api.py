@@ -6,18 +6,20 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from pentad.codes import currency_param
 from pentad.deps import CurrentCaller, CurrentSettings, RequireStaff, Session
-from pentad.pagination import Paging, paginate
+from pentad.pagination import Page, Paging, paginate
 from pentad.state import state_of
 from services.development.gaps import METHOD
 from services.dmo import offer, reactions
 from services.dmo.feeds import Pillars
 from services.dmo.models import Reaction, RmSegment
+from services.dmo.models import Rebuild as RebuildRecord
 from services.dmo.rebuild import rebuild
-from services.dmo.schemas import Offer, ReactionOut, ReactionPage, ReadinessOut, Rebuilt
+from services.dmo.schemas import Offer, ReactionOut, ReactionPage, ReadinessOut, RebuildOut
 
 router = APIRouter()
 
@@ -74,10 +76,20 @@ async def list_reactions(session: Session, _: RequireStaff, paging: Paging, segm
     return ReactionPage(items=[ReactionOut.model_validate(r) for r in rows], next_cursor=cursor)
 
 
-@router.post("/rebuild", response_model=Rebuilt, tags=["offer"],
+@router.post("/rebuilds", response_model=RebuildOut, status_code=201, tags=["read model"],
              summary="Rebuild the read model from the pillars' APIs (staff)",
              description="Replaces the read model with what Segmentation, Integration and Administration answer "
                          "now, and resumes their feeds from their heads. Done on its own when the model is empty.")
-async def post_rebuild(request: Request, _: RequireStaff) -> dict[str, Any]:
+async def post_rebuild(request: Request, caller: RequireStaff, response: Response) -> RebuildRecord:
     state = state_of(request)
-    return await rebuild(state["db"], Pillars.of(state["http"], state["settings"]))
+    done = await rebuild(state["db"], Pillars.of(state["http"], state["settings"]), reason="requested",
+                         requested_by=caller.key_id)
+    response.headers["Location"] = f"/rebuilds/{done.id}"
+    return done
+
+
+@router.get("/rebuilds", response_model=Page[RebuildOut], tags=["read model"],
+            summary="The rebuilds of the read model, oldest first (staff)")
+async def list_rebuilds(session: Session, _: RequireStaff, paging: Paging) -> Page[RebuildOut]:
+    rows, cursor = await paginate(session, sa.select(RebuildRecord), RebuildRecord.id, paging)
+    return Page[RebuildOut](items=[RebuildOut.model_validate(r) for r in rows], next_cursor=cursor)

@@ -44,7 +44,7 @@ async def turn(db: Database, pillars: Pillars, hands: reactions.Hands | None, *,
         empty = await readmodel.is_empty(session)
     if empty:
         log.info("read_model.rebuilding", reason="empty")
-        await rebuild(db, pillars)
+        await rebuild(db, pillars, reason="empty")
     applied = 0
     for feed in FEEDS:
         try:

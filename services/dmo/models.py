@@ -127,6 +127,20 @@ class FeedCursor(Base):
     drained_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class Rebuild(Base):
+    """A rebuild of the read model from the pillars' APIs: asked by staff, or on its own when empty."""
+
+    __tablename__ = "rebuilds"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    reason: Mapped[str] = mapped_column(sa.String(40))  # requested, empty
+    requested_by: Mapped[str | None] = mapped_column(sa.String(64))
+    counts: Mapped[dict[str, int]] = mapped_column(sa.JSON)
+    positions: Mapped[dict[str, int]] = mapped_column(sa.JSON)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 # -- reactions -------------------------------------------------------------------------------
 
 class SegmentReadiness(Base):

@@ -151,11 +151,20 @@ async def judge(session: AsyncSession, segment: RmSegment, *, cause: Cause, cloc
                      reason=f"{segment.name} is no longer ready: "
                             + " ".join(r["detail"] for r in now.reasons) + " Its active campaigns are paused.",
                      detail={"reasons": now.reasons})
-    elif not seen.ready and now.ready:
+    elif not seen.ready and now.ready and await _last_turn(session, segment.id) == "segment.not_ready":
         await record(session, cause=cause, kind="segment.ready_again", segment_id=segment.id,
                      reason=f"{segment.name} is ready again: the campaigns paused for it may resume "
                             "(staff resume them through the launch action).")
     seen.ready, seen.reasons, seen.checked_at = now.ready, now.reasons, clock.now
+
+
+async def _last_turn(session: AsyncSession, segment_id: str) -> str | None:
+    """The last readiness reaction of the segment: ``ready_again`` follows a ``not_ready`` only
+    (a segment becoming ready for the first time has nothing paused to resume)."""
+    return await session.scalar(
+        sa.select(Reaction.kind).where(Reaction.segment_id == segment_id,
+                                       Reaction.kind.in_(("segment.not_ready", "segment.ready_again")))
+        .order_by(Reaction.created_at.desc(), Reaction.id.desc()).limit(1))
 
 
 async def recheck_all(session: AsyncSession, *, settings: Settings, now: datetime | None = None) -> None:

@@ -1,4 +1,4 @@
-"""The read model rebuilt from the pillars' APIs: on demand (``POST /rebuild``) and when it is
+"""The read model rebuilt from the pillars' APIs: on demand (``POST /rebuilds``) and when it is
 empty (a new coordinator, or one whose database was lost).
 
 Each feed's head is read FIRST, then the records: every event up to the head is already
@@ -15,16 +15,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pentad.db import Database, write_intent
+from pentad.ids import new_id
 from services.dmo import reactions, readmodel
 from services.dmo.feeds import FEEDS, HORIZON_DAYS, Pillars, lock
+from services.dmo.models import Rebuild as RebuildRecord
 from services.integration.schemas import PROVIDER_KINDS, CapacityRow
 
 ALL_ACCREDITATIONS = ("pending", "valid", "expiring", "expired", "suspended", "revoked")
 _PROVIDERS = frozenset(k.value for k in PROVIDER_KINDS)
 
 
-async def rebuild(db: Database, pillars: Pillars) -> dict[str, Any]:
-    """Replace the read model with what the pillars say now; the counts put and the positions."""
+async def rebuild(db: Database, pillars: Pillars, *, reason: str, requested_by: str | None = None) -> RebuildRecord:
+    """Replace the read model with what the pillars say now; recorded (counts put, positions)."""
     asked_at = datetime.now(UTC)
     heads = {feed: await pillars.reader(feed).head() for feed in FEEDS}
     seg, integ, adm = pillars.segmentation, pillars.integration, pillars.administration
@@ -54,11 +56,16 @@ async def rebuild(db: Database, pillars: Pillars) -> dict[str, Any]:
             for feed, seq in heads.items():
                 await readmodel.move(session, feed=feed, seq=seq, drained_at=asked_at)
             await reactions.recheck_all(session, settings=pillars.settings)
+            record = RebuildRecord(
+                id=new_id("rbd"), reason=reason, requested_by=requested_by, positions=heads, started_at=asked_at,
+                finished_at=datetime.now(UTC), counts={
+                    "segments": len(segments), "stakeholders": len(stakeholders), "packages": len(packages),
+                    "accreditations": len(accreditations), "capacity_rows": sum(map(len, capacity.values()))})
+            session.add(record)
             await session.commit()
     finally:
         write_intent.reset(token)
-    return {"segments": len(segments), "stakeholders": len(stakeholders), "accreditations": len(accreditations),
-            "packages": len(packages), "capacity_rows": sum(len(r) for r in capacity.values()), "positions": heads}
+    return record
 
 
 async def _capacity(pillars: Pillars, providers: list[str], *, today: Any) -> dict[str, list[CapacityRow]]:

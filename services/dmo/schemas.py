@@ -113,10 +113,14 @@ class ReactionPage(BaseModel):
     next_cursor: str | None = None
 
 
-class Rebuilt(BaseModel):
-    segments: int
-    stakeholders: int
-    accreditations: int
-    packages: int
-    capacity_rows: int
-    positions: dict[str, int]
+class RebuildOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    reason: str = Field(description="`requested` (POST /rebuilds) or `empty` (the coordinator found no read model).")
+    requested_by: str | None = Field(description="The key that asked for it.")
+    counts: dict[str, int] = Field(description="Records put: segments, stakeholders, packages, accreditations, "
+                                               "capacity_rows.")
+    positions: dict[str, int] = Field(description="The feed positions the consumer resumed from.")
+    started_at: datetime
+    finished_at: datetime

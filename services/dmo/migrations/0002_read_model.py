@@ -98,6 +98,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("feed", name="pk_feed_cursors"),
     )
     op.create_table(
+        "rebuilds",
+        sa.Column("id", sa.String(40), nullable=False),
+        sa.Column("reason", sa.String(40), nullable=False),
+        sa.Column("requested_by", sa.String(64), nullable=True),
+        sa.Column("counts", sa.JSON, nullable=False),
+        sa.Column("positions", sa.JSON, nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_rebuilds"),
+    )
+    op.create_table(
         "segment_readiness",
         sa.Column("segment_id", sa.String(40), nullable=False),
         sa.Column("ready", sa.Boolean, nullable=False),
@@ -131,7 +142,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("reactions", "segment_readiness", "feed_cursors", "rm_accreditations", "rm_fx",
+    for table in ("reactions", "segment_readiness", "rebuilds", "feed_cursors", "rm_accreditations", "rm_fx",
                   "rm_package_stakeholders", "rm_packages", "rm_capacity", "rm_stakeholder_specialties",
                   "rm_stakeholders", "rm_segments"):
         op.drop_table(table)
