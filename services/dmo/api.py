@@ -15,6 +15,7 @@ from pentad.pagination import Page, Paging, paginate
 from pentad.state import state_of
 from services.development.gaps import METHOD
 from services.dmo import offer, reactions
+from services.dmo.cache import AnswerCache
 from services.dmo.feeds import Pillars
 from services.dmo.models import Reaction, RmSegment
 from services.dmo.models import Rebuild as RebuildRecord
@@ -42,18 +43,28 @@ def _now() -> datetime:
             description="Providers offering the segment's specialties that are accredited now (valid or expiring), "
                         "have fresh capacity in the window (`from`..`to`, default the next 8 weeks) and speak one "
                         "of its languages, with their capacity per ISO week and published packages (totals in "
-                        "`currency` when asked). `explain=true` adds each provider left out and why. Read from "
-                        "the coordinator's read model: `as_of` and `lag_seconds` say how current it is. " + _READERS)
-async def get_offer(segment: Segment, session: Session, settings: CurrentSettings,
+                        "`currency` when asked); by name, `limit` a page (`next_cursor` for the next). "
+                        "`explain=true` adds each provider left out and why. Read from the coordinator's read "
+                        "model: `as_of` and `lag_seconds` say how current it is. " + _READERS)
+async def get_offer(segment: Segment, session: Session, settings: CurrentSettings, paging: Paging, request: Request,
                     from_: Annotated[date | None, Query(alias="from")] = None, to: date | None = None,
                     currency: Annotated[str | None, Query(examples=["GBP"])] = None,
-                    explain: bool = False) -> dict[str, Any]:
+                    explain: bool = False) -> Offer:
     now = _now()
     clock = offer.Clock(now, settings.stale_after_days)
     window = offer.window_of(from_, to, clock.today)
-    answer = await offer.offer(session, segment, window=window, clock=clock, currency=currency_param(currency),
-                               explain=explain)
-    return {**answer, **await offer.feed_position(session, now)}
+    target = currency_param(currency)
+    position = await offer.feed_position(session, now)
+    cache: AnswerCache[Offer] = state_of(request)["offer_cache"]  # type: ignore[typeddict-item]
+    key = (tuple(sorted(position["positions"].items())), segment.id, window, target, explain, paging.limit,
+           paging.cursor, clock.today)
+
+    async def compute() -> Offer:  # validated once: the bulk of a request's cost on a page of 50
+        return Offer.model_validate({**await offer.offer(session, segment, window=window, clock=clock,
+                                                         currency=target, explain=explain, paging=paging),
+                                     **position})
+
+    return (await cache.get(key, compute)).model_copy(update=position)
 
 
 @router.get("/segments/{segment_id}/readiness", response_model=ReadinessOut, tags=["offer"],

@@ -11,7 +11,9 @@ from pentad.service_app import build_service_app
 from pentad.settings import Settings
 from pentad.state import RequestState
 from services.dmo import api, offer
+from services.dmo.cache import AnswerCache
 from services.dmo.consumer import consume
+from services.dmo.schemas import Offer
 
 
 async def feed_lag(state: RequestState) -> Mapping[str, Any]:
@@ -28,6 +30,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             "Cross-pillar actions and reactions: offer, readiness, campaign launch, scorecard."
         ),
         routers=[api.router],
+        state=lambda s: {"offer_cache": AnswerCache[Offer](ttl=s.dmo_offer_cache_seconds)},
         background=[consume],
         ready=feed_lag,
     )

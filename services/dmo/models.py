@@ -41,6 +41,8 @@ class RmSegment(Base):
 
 class RmStakeholder(Base):
     __tablename__ = "rm_stakeholders"
+    # The offer pages its providers by name: walked in this order, each checked by index probes.
+    __table_args__ = (sa.Index("ix_rm_stakeholders_name_id", "name", "id"),)
 
     id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     kind: Mapped[str] = mapped_column(sa.String(20))
@@ -57,6 +59,15 @@ class RmStakeholderSpecialty(Base):
 
     specialty: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
     stakeholder_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True, index=True)
+
+
+class RmStakeholderLanguage(Base):
+    """The languages a stakeholder speaks, one row each: the offer's language rule is an index probe."""
+
+    __tablename__ = "rm_stakeholder_languages"
+
+    stakeholder_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    language: Mapped[str] = mapped_column(sa.String(2), primary_key=True)
 
 
 class RmCapacity(Base):

@@ -28,10 +28,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pentad.db import UTCDateTime, dialect_of
 from pentad.errors import FieldError, Invalid, NotFound
 from pentad.money import MissingRate, Unconvertible, convert, format_amount, parse_rate, to_cents, total
+from pentad.pagination import PageParams, decode_cursor, encode_cursor
 from services.development import gaps
 from services.development.schemas import Current, Gap
 from services.dmo import readmodel
-from services.dmo.models import RmAccreditation, RmFxTable, RmPackage, RmPackageStakeholder, RmSegment, RmStakeholder
+from services.dmo.models import (
+    RmAccreditation,
+    RmCapacity,
+    RmFxTable,
+    RmPackage,
+    RmPackageStakeholder,
+    RmSegment,
+    RmStakeholder,
+    RmStakeholderLanguage,
+    RmStakeholderSpecialty,
+)
 from services.integration.schemas import PROVIDER_KINDS, iso_week
 from services.segmentation.client import SegmentRef, ThresholdRef
 
@@ -103,15 +114,18 @@ _WEEKLY = (
     "sum(CASE WHEN c.confirmed_at < :fresh_since THEN c.slots_available ELSE 0 END) AS stale "
     "FROM rm_stakeholder_specialties ss JOIN rm_capacity c "
     "ON c.stakeholder_id = ss.stakeholder_id AND c.specialty = ss.specialty "
-    "WHERE ss.specialty IN :specialties AND c.date >= :from_ AND c.date <= :to "
+    "WHERE ss.specialty IN :specialties AND c.date >= :from_ AND c.date <= :to {among}"
     "GROUP BY c.stakeholder_id, wk")
 
 
-def weekly_statement(dialect: str) -> sa.TextClause:
-    return sa.text(_WEEKLY.format(week=_WEEK[dialect])).bindparams(
+def weekly_statement(dialect: str, *, among: bool = False) -> sa.TextClause:
+    """``among``: only the stakeholders of the ``among`` list (the offer's page)."""
+    text = sa.text(_WEEKLY.format(week=_WEEK[dialect], among="AND ss.stakeholder_id IN :among " if among else ""))
+    binds: list[sa.BindParameter[Any]] = [
         sa.bindparam("specialties", expanding=True), sa.bindparam("anchor", type_=sa.Date),
         sa.bindparam("from_", type_=sa.Date), sa.bindparam("to", type_=sa.Date),
-        sa.bindparam("fresh_since", type_=UTCDateTime()))
+        sa.bindparam("fresh_since", type_=UTCDateTime())]
+    return text.bindparams(*binds, *([sa.bindparam("among", expanding=True)] if among else []))
 
 
 async def candidates(session: AsyncSession, specialties: Sequence[str]) -> list[Candidate]:
@@ -143,11 +157,16 @@ class Weeks:
         return self.anchor + timedelta(weeks=index)
 
 
-async def weekly(session: AsyncSession, specialties: Sequence[str], *, from_: date, to: date, clock: Clock) -> Weeks:
+async def weekly(session: AsyncSession, specialties: Sequence[str], *, from_: date, to: date, clock: Clock,
+                 among: Sequence[str] | None = None) -> Weeks:
+    """Slots per provider and week; of the providers ``among`` only, when given."""
     anchor = from_ - timedelta(days=from_.weekday())
-    rows = (await session.execute(weekly_statement(dialect_of(session)), {
-        "specialties": list(specialties), "anchor": anchor, "from_": from_, "to": to,
-        "fresh_since": clock.fresh_since})).all()
+    params = {"specialties": list(specialties), "anchor": anchor, "from_": from_, "to": to,
+              "fresh_since": clock.fresh_since}
+    if among is not None and not among:
+        return Weeks(anchor, {}, {})
+    statement = weekly_statement(dialect_of(session), among=among is not None)
+    rows = (await session.execute(statement, {**params, **({"among": list(among)} if among else {})})).all()
     fresh: dict[str, dict[int, int]] = {}
     stale: dict[str, int] = {}
     for sid, wk, fresh_slots, stale_slots in rows:
@@ -279,24 +298,72 @@ def window_of(from_: date | None, to: date | None, today: date) -> Window:
 
 
 async def offer(session: AsyncSession, segment: RmSegment, *, window: Window, clock: Clock, currency: str | None,
-                explain: bool) -> dict[str, Any]:
+                explain: bool, paging: PageParams) -> dict[str, Any]:
+    """A page of providers by name (``next_cursor`` for the next) and, with ``explain``, every
+    provider of the segment's specialties left out and why."""
+    rows = (await session.execute(page_statement(segment, window=window, clock=clock, paging=paging))).all()
+    page, more = rows[:paging.limit], len(rows) > paging.limit
+    ids = [r.id for r in page]
+    offers = await _specialties(session, ids, segment.specialties)
+    held = await accreditations(session, ids)
+    supply = await weekly(session, segment.specialties, from_=window.from_, to=window.to, clock=clock, among=ids)
+    packages = await _packages(session, ids, segment.specialties, currency)
+    providers = [_provider(Candidate(r.id, r.name, r.kind, "active", _json(r.languages), offers.get(r.id, [])),
+                           held.get(r.id, []), supply, packages.get(r.id, []), clock) for r in page]
+    answer: dict[str, Any] = {"segment_id": segment.id, "from": window.from_, "to": window.to,
+                              "currency": currency, "providers": providers,
+                              "next_cursor": encode_cursor([page[-1].name, page[-1].id]) if more else None}
+    if explain:
+        answer["near_misses"] = await near_misses(session, segment, window=window, clock=clock)
+    return answer
+
+
+def page_statement(segment: RmSegment, *, window: Window, clock: Clock,
+                   paging: PageParams) -> sa.Select[str, str, str, list[str]]:
+    """The offer's providers, one page: the stakeholders walked by name (``ix_rm_stakeholders_name_id``),
+    each kept by index probes: it offers one of the segment's specialties, holds an
+    accreditation that counts today, has a fresh row with slots in the window for a specialty
+    it offers, speaks one of the segment's languages."""
+    s, ss, c = RmStakeholder, RmStakeholderSpecialty, RmCapacity
+    a, lang = RmAccreditation, RmStakeholderLanguage
+    conditions = [
+        s.status == "active", s.kind.in_(_PROVIDER_KINDS),
+        s.id.in_(sa.select(ss.stakeholder_id).where(ss.specialty.in_(segment.specialties))),
+        sa.exists().where(a.stakeholder_id == s.id, a.state == "valid", a.expires_on >= clock.today),
+        sa.select(sa.literal(1))
+        .select_from(sa.join(ss, c, sa.and_(c.stakeholder_id == ss.stakeholder_id, c.specialty == ss.specialty)))
+        .where(ss.stakeholder_id == s.id, ss.specialty.in_(segment.specialties), c.date >= window.from_,
+               c.date <= window.to, c.confirmed_at >= clock.fresh_since, c.slots_available > 0).exists()]
+    if segment.languages:
+        conditions.append(sa.exists().where(lang.stakeholder_id == s.id, lang.language.in_(segment.languages)))
+    if paging.cursor is not None:
+        name, sid = decode_cursor(paging.cursor, _PAGE_KEY)
+        conditions.append(sa.or_(s.name > name, sa.and_(s.name == name, s.id > sid)))
+    return (sa.select(s.id, s.name, s.kind, s.languages).where(*conditions)
+            .order_by(s.name, s.id).limit(paging.limit + 1))
+
+
+async def _specialties(session: AsyncSession, ids: list[str], wanted: list[str]) -> dict[str, list[str]]:
+    offers: dict[str, list[str]] = {}
+    if ids:
+        for sid, specialty in await session.execute(sa.select(RmStakeholderSpecialty.stakeholder_id,
+                                                              RmStakeholderSpecialty.specialty).where(
+                RmStakeholderSpecialty.stakeholder_id.in_(ids), RmStakeholderSpecialty.specialty.in_(wanted))):
+            offers.setdefault(sid, []).append(specialty)
+    return {sid: sorted(found, key=wanted.index) for sid, found in offers.items()}
+
+
+async def near_misses(session: AsyncSession, segment: RmSegment, *, window: Window, clock: Clock
+                      ) -> list[dict[str, Any]]:
+    """Every provider of the segment's specialties that the offer leaves out, with each rule it fails."""
     found = await candidates(session, segment.specialties)
     held = await accreditations(session, [c.id for c in found])
     supply = await weekly(session, segment.specialties, from_=window.from_, to=window.to, clock=clock)
-    offered, near = [], []
-    for c in found:
-        why = _left_out(c, segment, held.get(c.id, []), supply, clock)
-        if why is None:
-            offered.append(c)
-        elif explain:
-            near.append({"stakeholder_id": c.id, "name": c.name, "reasons": why})
-    packages = await _packages(session, [c.id for c in offered], segment.specialties, currency)
-    providers = [_provider(c, held.get(c.id, []), supply, packages.get(c.id, []), clock) for c in offered]
-    answer: dict[str, Any] = {"segment_id": segment.id, "from": window.from_, "to": window.to,
-                              "currency": currency, "providers": providers}
-    if explain:
-        answer["near_misses"] = near
-    return answer
+    return [{"stakeholder_id": c.id, "name": c.name, "reasons": why} for c in found
+            if (why := _left_out(c, segment, held.get(c.id, []), supply, clock))]
+
+
+_PAGE_KEY = (RmStakeholder.name, RmStakeholder.id)
 
 
 def _left_out(c: Candidate, segment: RmSegment, held: list[RmAccreditation], supply: Weeks,
@@ -339,7 +406,7 @@ async def _packages(session: AsyncSession, offered: list[str], specialties: list
         .join(RmPackage, RmPackage.id == RmPackageStakeholder.package_id)
         .where(RmPackageStakeholder.stakeholder_id.in_(offered), RmPackage.specialty.in_(specialties))
         .order_by(RmPackage.name, RmPackage.id))).all()
-    fx = await session.get(RmFxTable, 1) if currency else None
+    fx = await session.get(RmFxTable, 1) if rows else None  # components may be priced in other currencies
     by: dict[str, list[dict[str, Any]]] = {}
     for sid, package in rows:
         by.setdefault(sid, []).append({"id": package.id, "name": package.name, "specialty": package.specialty,

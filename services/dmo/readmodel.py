@@ -26,6 +26,7 @@ from services.dmo.models import (
     RmPackageStakeholder,
     RmSegment,
     RmStakeholder,
+    RmStakeholderLanguage,
     RmStakeholderSpecialty,
 )
 from services.integration.client import PackageRef, StakeholderRef
@@ -67,8 +68,8 @@ async def put_segment(session: AsyncSession, *, segment_id: str, segment: Segmen
 
 
 async def put_stakeholder(session: AsyncSession, *, stakeholder_id: str, stakeholder: StakeholderRef | None) -> None:
-    await session.execute(sa.delete(RmStakeholderSpecialty).where(
-        RmStakeholderSpecialty.stakeholder_id == stakeholder_id))
+    for model in (RmStakeholderSpecialty, RmStakeholderLanguage):
+        await session.execute(sa.delete(model).where(model.stakeholder_id == stakeholder_id))
     if stakeholder is None:
         await session.execute(sa.delete(RmStakeholder).where(RmStakeholder.id == stakeholder_id))
         return
@@ -78,6 +79,9 @@ async def put_stakeholder(session: AsyncSession, *, stakeholder_id: str, stakeho
     await upsert(session, RmStakeholderSpecialty, [
         {"specialty": s, "stakeholder_id": stakeholder.id} for s in dict.fromkeys(stakeholder.specialties)],
         ["specialty", "stakeholder_id"])
+    await upsert(session, RmStakeholderLanguage, [
+        {"stakeholder_id": stakeholder.id, "language": lang} for lang in dict.fromkeys(stakeholder.languages)],
+        ["stakeholder_id", "language"])
 
 
 async def put_capacity(session: AsyncSession, *, stakeholder_id: str, rows: Iterable[CapacityRow]) -> None:
@@ -150,6 +154,6 @@ async def is_empty(session: AsyncSession) -> bool:
 
 async def clear(session: AsyncSession) -> None:
     """Every read-model table and cursor emptied, before a rebuild puts them back."""
-    for model in (RmSegment, RmStakeholder, RmStakeholderSpecialty, RmCapacity, RmPackage,
+    for model in (RmSegment, RmStakeholder, RmStakeholderSpecialty, RmStakeholderLanguage, RmCapacity, RmPackage,
                   RmPackageStakeholder, RmFxTable, RmAccreditation, FeedCursor):
         await session.execute(sa.delete(model))

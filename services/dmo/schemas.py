@@ -63,6 +63,7 @@ class Offer(Position):
     to: date
     currency: str | None
     providers: list[OfferProvider]
+    next_cursor: str | None = Field(None, description="The `cursor` of the next page of providers; null on the last.")
     near_misses: list[NearMiss] | None = Field(
         None, description="With `explain=true`: each provider offering the segment's specialties that is left "
                           "out, and why.")

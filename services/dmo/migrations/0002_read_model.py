@@ -39,6 +39,13 @@ def upgrade() -> None:
         sa.Column("specialties", sa.JSON, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_rm_stakeholders"),
     )
+    op.create_index("ix_rm_stakeholders_name_id", "rm_stakeholders", ["name", "id"])
+    op.create_table(
+        "rm_stakeholder_languages",
+        sa.Column("stakeholder_id", sa.String(40), nullable=False),
+        sa.Column("language", sa.String(2), nullable=False),
+        sa.PrimaryKeyConstraint("stakeholder_id", "language", name="pk_rm_stakeholder_languages"),
+    )
     op.create_table(
         "rm_stakeholder_specialties",
         sa.Column("specialty", sa.String(50), nullable=False),
@@ -144,5 +151,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in ("reactions", "segment_readiness", "rebuilds", "feed_cursors", "rm_accreditations", "rm_fx",
                   "rm_package_stakeholders", "rm_packages", "rm_capacity", "rm_stakeholder_specialties",
-                  "rm_stakeholders", "rm_segments"):
+                  "rm_stakeholder_languages", "rm_stakeholders", "rm_segments"):
         op.drop_table(table)
