@@ -83,3 +83,19 @@ async def test_health_ready_shows_the_feed_lag(world: World) -> None:
         ready = await get(staff, "/health/ready")
     assert ready["status"] == "ok" and ready["lag_seconds"] is not None
     assert set(ready["positions"]) == {"segmentation", "integration", "administration"}
+
+
+async def test_the_offer_pages_its_providers_by_name(world: World) -> None:
+    c = await cluster(world, providers=3)
+    await world.catch_up()
+    seen: list[str] = []
+    cursor = None
+    async with world.client("dmo", FAC.caller) as fac:
+        for _ in range(3):
+            page = await get(fac, f"/segments/{c.segment['id']}/offer", limit=1,
+                             **({"cursor": cursor} if cursor else {}))
+            seen += [p["name"] for p in page["providers"]]
+            cursor = page["next_cursor"]
+        assert cursor is None
+        whole = await get(fac, f"/segments/{c.segment['id']}/offer")
+    assert seen == [p["name"] for p in whole["providers"]] == sorted(seen) and len(seen) == 3
