@@ -67,9 +67,15 @@ class IntegrationClient(ServiceClient):
         return (await self.get_model("/coverage", CoverageList, params=params)).items
 
     async def capacity(self, stakeholder_id: str, *, from_: date, to: date) -> list[CapacityRow]:
-        """The stakeholder's capacity rows dated ``from_``..``to`` (every specialty), all pages."""
+        """The stakeholder's capacity rows dated ``from_``..``to`` (every specialty), all pages;
+        none when the register has no such stakeholder."""
         params = [("from", from_.isoformat()), ("to", to.isoformat())]
-        return await self.get_all(f"/stakeholders/{quote(stakeholder_id, safe='')}/capacity", CapacityRow, params)
+        try:
+            return await self.get_all(f"/stakeholders/{quote(stakeholder_id, safe='')}/capacity", CapacityRow, params)
+        except UpstreamError as exc:
+            if exc.upstream_status == 404:
+                return []
+            raise
 
     async def package(self, package_id: str) -> PackageRef | None:
         """The package (whatever its status), or None if Integration has no such id."""

@@ -10,10 +10,15 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from pentad.db import Database
+from services.dmo import consumer
+from services.dmo.feeds import Pillars
 from tests.dmo.conftest import World, start_world
 from tests.dmo.helpers import cluster, get, set_accreditation
 from tests.pillars import feed
-from tests.support import STAFF, provider
+from tests.support import STAFF, free_port, provider
 
 
 async def heads(world: World) -> dict[str, int]:
@@ -98,3 +103,23 @@ async def test_the_background_consumer_pauses_the_campaign_within_seconds(
         async with world.client("dmo") as staff:
             offer = await get(staff, f"/segments/{c.segment['id']}/offer")
         assert offer["providers"] == []
+
+
+async def test_a_pillar_down_holds_back_only_its_own_feed(fresh: World) -> None:
+    await fresh.catch_up()
+    c = await cluster(fresh)
+    down = fresh.settings.model_copy(update={"service_urls": {
+        **fresh.settings.service_urls, "administration": f"http://127.0.0.1:{free_port()}"}})
+    db = Database.connect(down.resolved_database_url())
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+            await consumer.turn(db, Pillars.of(http, down), None, recheck=False)
+    finally:
+        await db.dispose()
+    async with fresh.client("dmo") as staff:
+        ready = await get(staff, "/health/ready")
+        offer = await get(staff, f"/segments/{c.segment['id']}/offer", explain="true")
+    now = await heads(fresh)
+    assert ready["positions"]["integration"] == now["integration"]
+    assert ready["positions"]["administration"] < now["administration"]  # the accreditations are not applied yet
+    assert offer["providers"] == [] and len(offer["near_misses"]) == 2
