@@ -19,6 +19,12 @@ past the staleness window), packages, and 24 segments of one or two specialties.
   through asyncpg on as many connections, for as long.
 
 Prints p50/p90/p99 and requests a second for both, and the ratio. Target: offer p99 <= 50 ms.
+
+Then (``--reactions N``, default 5; 0 skips it) the reaction time: Segmentation, Integration,
+Administration, Development and the coordinator (its consumer polling every 0.1 s) running as
+in the tests (uvicorn in this process, fresh PostgreSQL databases) with a fake Promotion;
+N times a ready segment with an active campaign has its one accreditation revoked through
+Administration's API, and the time until the campaign is paused is measured. Target <= 5 s.
 """
 
 from __future__ import annotations
@@ -60,8 +66,9 @@ def _json(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
-def stakeholders(count: int, rnd: random.Random) -> tuple[list[tuple[object, ...]], list[tuple[str, str]]]:
-    rows, offered = [], []
+def stakeholders(count: int, rnd: random.Random) -> tuple[list[tuple[str, ...]], list[tuple[str, str]]]:
+    rows: list[tuple[str, ...]] = []
+    offered: list[tuple[str, str]] = []
     providers = count * 2 // 5
     for i in range(count):
         sid = f"stk_bench{i:07d}"
@@ -259,12 +266,45 @@ def report(name: str, latencies: list[float], elapsed: float) -> dict[str, float
     return p
 
 
+async def reaction_times(count: int) -> list[float]:
+    """Revocation to campaign paused, ``count`` times (see the module's doc)."""
+    import tempfile
+    from contextlib import AsyncExitStack
+
+    from tests.dmo.conftest import start_world
+    from tests.dmo.helpers import cluster, set_accreditation
+    from tests.support import DatabaseFactory
+
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        databases = DatabaseFactory("postgresql", Path(tmp))
+        try:
+            async with AsyncExitStack() as stack:
+                world = await start_world(stack, databases, Path(tmp), dmo_feed_poll_seconds=0.1)
+                for _ in range(count):
+                    c = await cluster(world, providers=1, threshold=1, capacity=10)
+                    campaign = world.promotion.add(c.segment["id"])
+                    async with world.client("dmo") as staff:
+                        while not (r := await staff.get(f"/segments/{c.segment['id']}/readiness")).is_success \
+                                or not r.json()["ready"]:
+                            await asyncio.sleep(0.05)
+                    started = time.perf_counter()
+                    await set_accreditation(world, c.accreditations[c.providers[0]], "revoked")
+                    while world.promotion.campaigns[campaign]["status"] != "paused":
+                        await asyncio.sleep(0.01)
+                    times.append(time.perf_counter() - started)
+        finally:
+            await databases.drop_all()
+    return times
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--stakeholders", type=int, default=10_000)
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--reactions", type=int, default=5)
     args = parser.parse_args()
     name = f"pentad_bench_offer_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(f"{PG}/postgres")
@@ -293,6 +333,10 @@ async def main() -> int:
                 proc.wait(timeout=15)
             print(f"  p99 / straight SQL p99: {service['p99'] / sql['p99']:.2f}x   "
                   f"target p99 <= 50 ms: {'met' if service['p99'] <= 50 else 'NOT met'}")
+        if args.reactions:
+            took = sorted(await reaction_times(args.reactions))
+            print(f"revocation -> campaign paused ({len(took)} times): median {took[len(took) // 2] * 1000:.0f} ms, "
+                  f"max {took[-1] * 1000:.0f} ms   target <= 5 s: {'met' if took[-1] <= 5 else 'NOT met'}")
         return 0
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

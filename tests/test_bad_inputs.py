@@ -177,6 +177,13 @@ CATALOGUE = [
     pytest.param(Bad("POST", STK, 422, json=hotel(), headers={"Idempotency-Key": "k" * 256}),
                  id="idempotency-key-over-255"),
     pytest.param(Bad("GET", "/integration/stakeholders/%00", 422), id="nul-in-path"),
+    # -- the coordinator's offer
+    pytest.param(Bad("GET", "/dmo/segments/{seg}/offer?from=2030-02-01&to=2030-01-01", 422, fields=("query.to",),
+                     who="facilitator_a"), id="offer-window-backwards"),
+    pytest.param(Bad("GET", "/dmo/segments/{seg}/offer?currency=XXQ", 422, fields=("query.currency",),
+                     who="facilitator_a"), id="offer-unknown-currency"),
+    pytest.param(Bad("GET", "/dmo/segments/{seg}/offer?cursor=bm90LWEtY3Vyc29y", 422, fields=("query.cursor",),
+                     who="facilitator_a"), id="offer-forged-cursor"),
 ]
 
 
