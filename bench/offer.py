@@ -271,10 +271,12 @@ async def reaction_times(count: int) -> list[float]:
     import tempfile
     from contextlib import AsyncExitStack
 
+    from pentad.logging import configure_logging
     from tests.dmo.conftest import start_world
     from tests.dmo.helpers import cluster, set_accreditation
     from tests.support import DatabaseFactory
 
+    configure_logging(service="bench", fmt="console", level="warning")  # the servers below run in this process
     times = []
     with tempfile.TemporaryDirectory() as tmp:
         databases = DatabaseFactory("postgresql", Path(tmp))
