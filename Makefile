@@ -6,7 +6,7 @@ PORT   ?= 8000
 DATA   ?= ./var
 DEMO   ?= 1
 
-.PHONY: run test lint bench bench-kit bench-load fuzz install clean
+.PHONY: run test lint bench bench-kit bench-load bench-offer fuzz install clean
 
 $(BIN)/pentad: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ bench-kit: install
 ## gateway for 60 s against `pentad up`, on SQLite and on PostgreSQL; fails on any error.
 bench-load: install
 	$(BIN)/python bench/load.py
+
+## Issue 9: the coordinator's offer at 10,000 stakeholders and 1,000,000 capacity rows, against
+## the same SQL straight on PostgreSQL (127.0.0.1:5432), 16 concurrent facilitators.
+bench-offer: install
+	$(BIN)/python bench/offer.py
 
 clean:
 	rm -rf $(VENV) $(DATA) *.egg-info

@@ -8,14 +8,14 @@ app on the same ``resources`` and ``health_router``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from pentad import outbox
@@ -27,7 +27,7 @@ from pentad.idempotency import sweep_replays
 from pentad.identity import Role
 from pentad.query import strict_query
 from pentad.settings import Settings
-from pentad.state import State, state_of
+from pentad.state import RequestState, State, state_of
 from pentad.sweeps import Sweep, run_forever
 from pentad.uow import UnitOfWork
 
@@ -55,14 +55,24 @@ class Liveness(BaseModel):
                                          "its supervisor checks it reached its own process, not another on the port.")
 
 
-def health_router(component: str) -> APIRouter:
+class Readiness(Liveness):
+    """``/health/ready``: a service may add figures of its own (the coordinator, its feed lag)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# A service's own readiness figures, from the request's state (``build_service_app(ready=)``).
+ReadyFigures = Callable[[RequestState], Awaitable[Mapping[str, Any]]]
+
+
+def health_router(component: str, figures: ReadyFigures | None = None) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/health/live", response_model=Liveness, summary="The process is up")
     async def live(request: Request) -> Liveness:
         return Liveness(status="ok", service=component, instance=state_of(request)["settings"].instance_id)
 
-    @router.get("/health/ready", response_model=Liveness, summary="The process can reach its database",
+    @router.get("/health/ready", response_model=Readiness, summary="The process can reach its database",
                 responses={503: PROBLEM_RESPONSES[422] | {"description": "Not ready"}})
     async def ready(request: Request) -> Any:
         try:
@@ -70,7 +80,8 @@ def health_router(component: str) -> APIRouter:
         except Exception as exc:  # any failure to reach the database means "not ready"
             return Response(problem_body(503, "not-ready", "Not ready", type(exc).__name__), status_code=503,
                             media_type=PROBLEM_JSON, headers={"Retry-After": str(RETRY_LATER_SECONDS)})
-        return Liveness(status="ok", service=component, instance=state_of(request)["settings"].instance_id)
+        own = await figures(state_of(request)) if figures else {}
+        return Readiness(status="ok", service=component, instance=state_of(request)["settings"].instance_id, **own)
 
     return router
 
@@ -121,18 +132,34 @@ async def running(db: Database, sweeps: Sequence[Sweep], settings: Settings) -> 
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+@asynccontextmanager
+async def looping(state: State, loops: Sequence[Callable[[State], Coroutine[Any, Any, None]]]) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(loop(state), name=f"loop:{getattr(loop, '__name__', 'loop')}") for loop in loops]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def build_service_app(settings: Settings, *, title: str, description: str,
                       routers: Sequence[APIRouter], version: str = "0.1.0",
                       state: Callable[[Settings], Mapping[str, Any]] | None = None,
-                      sweeps: Sequence[Sweep] = ()) -> ASGIApp:
+                      sweeps: Sequence[Sweep] = (),
+                      background: Sequence[Callable[[State], Coroutine[Any, Any, None]]] = (),
+                      ready: ReadyFigures | None = None) -> ASGIApp:
     """``state`` adds a service's own per-process objects (caches...) to the lifespan state;
-    ``sweeps`` run periodically in every process (``pentad.sweeps``)."""
+    ``sweeps`` run periodically in every process (``pentad.sweeps``); ``background`` are
+    long-running loops (a feed consumer) started with the process and cancelled at its end;
+    ``ready`` adds a service's own figures to ``/health/ready``."""
     if not settings.secret:
         raise RuntimeError("PENTAD_SECRET is required: services only accept calls the gateway signs")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
-        async with resources(settings) as base, running(base["db"], sweeps, settings):
+        async with resources(settings) as base, running(base["db"], sweeps, settings), \
+                looping(base, background):
             yield {**base, **(state(settings) if state else {})}
 
     # No slash redirects: a redirect would name this service's own address, which only the
@@ -141,7 +168,7 @@ def build_service_app(settings: Settings, *, title: str, description: str,
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
                   responses=PROBLEM_RESPONSES, redirect_slashes=False, dependencies=[Depends(strict_query())])
     install_error_handlers(app)
-    app.include_router(health_router(settings.service))
+    app.include_router(health_router(settings.service, ready))
     app.include_router(events_router())
     app.include_router(whoami_router())
     for router in routers:

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     promotion_route_to: Annotated[int, Field(ge=1, le=20)] = 3
     promotion_response_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 24
     promotion_contact_retention_days: Annotated[int, Field(ge=0, le=3650)] = 365
+    # Coordinator: how often its consumer polls the pillars' feeds when drained (seconds), and
+    # re-checks every segment's readiness on the clock (expiry and staleness have no event).
+    dmo_feed_poll_seconds: float = 1.0
+    dmo_recheck_seconds: float = 60.0
+    # Coordinator: how long an offer answer is reused while the read model has not moved (0: never).
+    dmo_offer_cache_seconds: float = 5.0
     # Gateway only.
     rate_limit_per_second: float = 200.0
     rate_limit_burst: int = 400

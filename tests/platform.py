@@ -7,6 +7,7 @@ random data, and no proof should depend on what another left behind.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -146,12 +147,22 @@ async def seed(p: Platform) -> Seeded:
             "name": f"Proof segment {tag}", "family": "medical", "specialties": [specialty],
             "source_markets": ["GB", "IE"], "payer_types": ["self_pay"], "motivation": "want_to",
             "languages": ["en"], "threshold": {"min_accredited_providers": 1, "min_weekly_capacity": 5}}))
+        await _coordinator_knows(admin, segment["id"])
 
     keys = {"admin": p.admin_key, "staff": staff, "revoked": revoked,
             "provider_a": hospital_a.key, "provider_b": hospital_b.key,
             "facilitator_a": agent_a.key, "facilitator_b": agent_b.key}
     return Seeded(p, keys, hospital_a, hospital_b, agent_a, agent_b, hotel, transfer, specialty, segment,
                   package, closed, withdrawn, staff_id, revoked_id)
+
+
+async def _coordinator_knows(admin: httpx.AsyncClient, segment_id: str) -> None:
+    """The coordinator's consumer has applied the seeded segment (its read model lags its feeds)."""
+    for _ in range(300):
+        if (await admin.get(f"/dmo/segments/{segment_id}/readiness")).status_code == 200:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the coordinator did not apply segment {segment_id} within 15 s")
 
 
 @asynccontextmanager

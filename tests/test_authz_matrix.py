@@ -54,6 +54,7 @@ FILE_COMPLAINT: Expect = (401, 401, OK, OK, 403, 403, OK, OK)  # staff and facil
 FILTERED: Expect = (401, 401, OK, OK, OK, OK, OK, OK)  # everyone lists; each sees only its own part
 DRAFT_CAMPAIGN: Expect = (401, 401, OK, OK, 404, 404, 404, 404)  # only active campaigns exist for partners
 COORDINATOR_ONLY: Expect = (401, 401, 403, 403, 403, 403, 403, 403)  # service:dmo, never through a key
+OFFER: Expect = (401, 401, OK, OK, PUB, PUB, PUB, PUB)  # the coordinator's offer: the providers in it, by name
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,12 @@ TABLE: dict[tuple[str, str], Op] = {
     ("PATCH", "/promotion/quotes/{quote_id}"): Op(CHANGE_QUOTE, body=lambda s: {"status": "sent"}),
     # -- dmo: the scorecard names providers' lapses and complaints and the DMO's spend: staff only
     ("GET", "/dmo/scorecard"): Op(STAFF),
+    # -- dmo: the offer is public to every key (it names the providers in it); the rest is staff work
+    ("GET", "/dmo/segments/{segment_id}/offer"): Op(OFFER),
+    ("GET", "/dmo/segments/{segment_id}/readiness"): Op(ANY_KEY),
+    ("GET", "/dmo/reactions"): Op(STAFF),
+    ("POST", "/dmo/rebuilds"): Op(STAFF),
+    ("GET", "/dmo/rebuilds"): Op(STAFF),
 }
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")

@@ -213,6 +213,13 @@ CATALOGUE = [
                  id="unknown-tracking-code"),
     pytest.param(Bad("GET", f"{ENQ}?status=booked&status=sold", 422, fields=("query.status.1",)),
                  id="unknown-funnel-status-filter"),
+    # -- the coordinator's offer
+    pytest.param(Bad("GET", "/dmo/segments/{seg}/offer?from=2030-02-01&to=2030-01-01", 422, fields=("query.to",),
+                     who="facilitator_a"), id="offer-window-backwards"),
+    pytest.param(Bad("GET", "/dmo/segments/{seg}/offer?currency=XXQ", 422, fields=("query.currency",),
+                     who="facilitator_a"), id="offer-unknown-currency"),
+    pytest.param(Bad("GET", "/dmo/segments/{seg}/offer?cursor=bm90LWEtY3Vyc29y", 422, fields=("query.cursor",),
+                     who="facilitator_a"), id="offer-forged-cursor"),
 ]
 
 

@@ -32,6 +32,10 @@ class ComplaintRef(BaseModel):
     overdue: bool  # unresolved past due_at (computed at read time)
     closed_at: datetime | None
     created_at: datetime
+class SchemeRef(BaseModel):
+    id: str
+    code: str
+    name: str
 
 
 class AdministrationClient(ServiceClient):
@@ -48,3 +52,5 @@ class AdministrationClient(ServiceClient):
     async def complaints(self) -> list[ComplaintRef]:
         """Every complaint, all pages (the service calls as staff, so it sees them all)."""
         return await self.get_all("/complaints", ComplaintRef)
+    async def schemes(self) -> list[SchemeRef]:
+        return await self.get_all("/schemes", SchemeRef)

@@ -1,27 +1,118 @@
-"""Routes of the DMO coordinator service (thin: the logic lives in service.py)."""
+"""Routes of the DMO coordinator service (thin: the logic lives in offer.py, reactions.py,
+rebuild.py, scorecard.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from pentad.client import client_of
+from pentad.codes import currency_param
 from pentad.db import Database
-from pentad.deps import Session, require
+from pentad.deps import CurrentCaller, CurrentSettings, RequireStaff, Session, require
 from pentad.errors import PROBLEM_RESPONSES
 from pentad.identity import Role
+from pentad.pagination import Page, Paging, paginate
 from pentad.state import state_of
 from services.administration.client import AdministrationClient
 from services.development.client import DevelopmentClient
-from services.dmo import scorecard, scorecard_snapshots, scorecard_sources
-from services.dmo.schemas import Scorecard
+from services.development.gaps import METHOD
+from services.dmo import offer, reactions, scorecard, scorecard_snapshots, scorecard_sources
+from services.dmo.cache import AnswerCache
+from services.dmo.feeds import Pillars
+from services.dmo.models import Reaction, RmSegment
+from services.dmo.models import Rebuild as RebuildRecord
+from services.dmo.rebuild import rebuild
+from services.dmo.schemas import Offer, ReactionOut, ReactionPage, ReadinessOut, RebuildOut, Scorecard
 from services.integration.client import IntegrationClient
 from services.promotion.client import PromotionClient
 from services.segmentation.client import SegmentationClient
 
 router = APIRouter()
+
+_READERS = "Facilitators, providers and staff may read it."
+
+
+async def _segment(segment_id: str, session: Session, _: CurrentCaller) -> RmSegment:
+    return await offer.segment_or_raise(session, segment_id)
+
+
+Segment = Annotated[RmSegment, Depends(_segment)]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@router.get("/segments/{segment_id}/offer", response_model=Offer, response_model_exclude_none=False,
+            tags=["offer"], summary="What facilitators see: the providers that can take the segment's patients now",
+            description="Providers offering the segment's specialties that are accredited now (valid or expiring), "
+                        "have fresh capacity in the window (`from`..`to`, default the next 8 weeks) and speak one "
+                        "of its languages, with their capacity per ISO week and published packages (totals in "
+                        "`currency` when asked); by name, `limit` a page (`next_cursor` for the next). "
+                        "`explain=true` adds each provider left out and why. Read from the coordinator's read "
+                        "model: `as_of` and `lag_seconds` say how current it is. " + _READERS)
+async def get_offer(segment: Segment, session: Session, settings: CurrentSettings, paging: Paging, request: Request,
+                    from_: Annotated[date | None, Query(alias="from")] = None, to: date | None = None,
+                    currency: Annotated[str | None, Query(examples=["GBP"])] = None,
+                    explain: bool = False) -> Offer:
+    now = _now()
+    clock = offer.Clock(now, settings.stale_after_days)
+    window = offer.window_of(from_, to, clock.today)
+    target = currency_param(currency)
+    position = await offer.feed_position(session, now)
+    cache: AnswerCache[Offer] = state_of(request)["offer_cache"]  # type: ignore[typeddict-item]
+    key = (tuple(sorted(position["positions"].items())), segment.id, window, target, explain, paging.limit,
+           paging.cursor, clock.today)
+
+    async def compute() -> Offer:  # validated once: the bulk of a request's cost on a page of 50
+        return Offer.model_validate({**await offer.offer(session, segment, window=window, clock=clock,
+                                                         currency=target, explain=explain, paging=paging),
+                                     **position})
+
+    return (await cache.get(key, compute)).model_copy(update=position)
+
+
+@router.get("/segments/{segment_id}/readiness", response_model=ReadinessOut, tags=["offer"],
+            summary="The segment's threshold against the offer: ready or not, and every reason why not",
+            description="Development's gap rules applied to the read model now. " + _READERS)
+async def get_readiness(segment: Segment, session: Session, settings: CurrentSettings) -> dict[str, Any]:
+    now = _now()
+    found = await offer.readiness_of(session, segment, clock=offer.Clock(now, settings.stale_after_days))
+    return {"segment_id": segment.id, "ready": found.ready, "reasons": found.reasons,
+            "threshold": found.gap.threshold, "current": found.gap.current, "method": METHOD,
+            **await offer.feed_position(session, now)}
+
+
+@router.get("/reactions", response_model=ReactionPage, tags=["reactions"],
+            summary="What the coordinator did on its own, why, and from which event (staff)")
+async def list_reactions(session: Session, _: RequireStaff, paging: Paging, segment_id: str | None = None,
+                         kind: str | None = None) -> ReactionPage:
+    rows, cursor = await paginate(session, reactions.listing(segment_id=segment_id, kind=kind),
+                                  (Reaction.created_at, Reaction.id), paging)
+    return ReactionPage(items=[ReactionOut.model_validate(r) for r in rows], next_cursor=cursor)
+
+
+@router.post("/rebuilds", response_model=RebuildOut, status_code=201, tags=["read model"],
+             summary="Rebuild the read model from the pillars' APIs (staff)",
+             description="Replaces the read model with what Segmentation, Integration and Administration answer "
+                         "now, and resumes their feeds from their heads. Done on its own when the model is empty.")
+async def post_rebuild(request: Request, caller: RequireStaff, response: Response) -> RebuildRecord:
+    state = state_of(request)
+    done = await rebuild(state["db"], Pillars.of(state["http"], state["settings"]), reason="requested",
+                         requested_by=caller.key_id)
+    response.headers["Location"] = f"/rebuilds/{done.id}"
+    return done
+
+
+@router.get("/rebuilds", response_model=Page[RebuildOut], tags=["read model"],
+            summary="The rebuilds of the read model, oldest first (staff)")
+async def list_rebuilds(session: Session, _: RequireStaff, paging: Paging) -> Page[RebuildOut]:
+    rows, cursor = await paginate(session, sa.select(RebuildRecord), RebuildRecord.id, paging)
+    return Page[RebuildOut](items=[RebuildOut.model_validate(r) for r in rows], next_cursor=cursor)
 
 
 # -- scorecard ----------------------------------------------------------------------------------

@@ -1,8 +1,16 @@
-"""Tables of the DMO coordinator service."""
+"""Tables of the DMO coordinator service.
+
+The read model (``rm_*``) is the coordinator's own copy of what the offer and readiness
+need from Segmentation, Integration and Administration, fed from their event feeds
+(``feeds.py``) and rebuilt from their APIs on demand (``rebuild.py``). It stores what the
+pillars stated (decisions, dates, confirmation times), never what follows from the clock:
+an accreditation's expiry and a capacity row's staleness are judged when it is read.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -13,6 +21,171 @@ from pentad.tables import add_kit_tables
 
 class Base(DeclarativeBase):
     metadata = make_metadata()
+
+
+# -- read model: Segmentation ----------------------------------------------------------------
+
+class RmSegment(Base):
+    __tablename__ = "rm_segments"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(20), index=True)
+    specialties: Mapped[list[str]] = mapped_column(sa.JSON)
+    languages: Mapped[list[str]] = mapped_column(sa.JSON)
+    min_accredited_providers: Mapped[int] = mapped_column(sa.Integer)
+    min_weekly_capacity: Mapped[int] = mapped_column(sa.Integer)
+
+
+# -- read model: Integration -----------------------------------------------------------------
+
+class RmStakeholder(Base):
+    __tablename__ = "rm_stakeholders"
+    # The offer pages its providers by name: walked in this order, each checked by index probes.
+    __table_args__ = (sa.Index("ix_rm_stakeholders_name_id", "name", "id"),)
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(20))
+    languages: Mapped[list[str]] = mapped_column(sa.JSON)
+    specialties: Mapped[list[str]] = mapped_column(sa.JSON)  # approved ones only
+
+
+class RmStakeholderSpecialty(Base):
+    """One row per approved specialty of an active provider: the offer's entry point, by specialty."""
+
+    __tablename__ = "rm_stakeholder_specialties"
+
+    specialty: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
+    stakeholder_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True, index=True)
+
+
+class RmStakeholderLanguage(Base):
+    """The languages a stakeholder speaks, one row each: the offer's language rule is an index probe."""
+
+    __tablename__ = "rm_stakeholder_languages"
+
+    stakeholder_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    language: Mapped[str] = mapped_column(sa.String(2), primary_key=True)
+
+
+class RmCapacity(Base):
+    """Slots a provider posted for one specialty on one day, with when it was last confirmed."""
+
+    __tablename__ = "rm_capacity"
+
+    stakeholder_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    specialty: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
+    date: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    slots_available: Mapped[int] = mapped_column(sa.Integer)
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RmPackage(Base):
+    """A published package (withdrawn ones are deleted), components as Integration holds them."""
+
+    __tablename__ = "rm_packages"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    specialty: Mapped[str] = mapped_column(sa.String(50))
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    components: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+
+
+class RmPackageStakeholder(Base):
+    __tablename__ = "rm_package_stakeholders"
+
+    stakeholder_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    package_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True, index=True)
+
+
+class RmFxTable(Base):
+    __tablename__ = "rm_fx"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    base: Mapped[str] = mapped_column(sa.String(3))
+    rates: Mapped[dict[str, str]] = mapped_column(sa.JSON)
+
+
+# -- read model: Administration --------------------------------------------------------------
+
+class RmAccreditation(Base):
+    """``state`` is the decision (pending, valid, suspended, revoked); expiry follows from
+    ``expires_on`` at read time, as in Administration."""
+
+    __tablename__ = "rm_accreditations"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    stakeholder_id: Mapped[str] = mapped_column(sa.String(40), index=True)
+    scheme_id: Mapped[str] = mapped_column(sa.String(40))
+    scheme_code: Mapped[str] = mapped_column(sa.String(40))
+    state: Mapped[str] = mapped_column(sa.String(20))
+    expires_on: Mapped[date] = mapped_column(sa.Date)
+
+
+# -- the consumer's positions ----------------------------------------------------------------
+
+class FeedCursor(Base):
+    """The last ``seq`` applied from one pillar's feed, written in the transaction that applied it."""
+
+    __tablename__ = "feed_cursors"
+
+    feed: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"))
+    # The last time the consumer read this feed to its end: everything committed before is applied.
+    drained_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Rebuild(Base):
+    """A rebuild of the read model from the pillars' APIs: asked by staff, or on its own when empty."""
+
+    __tablename__ = "rebuilds"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    reason: Mapped[str] = mapped_column(sa.String(40))  # requested, empty
+    requested_by: Mapped[str | None] = mapped_column(sa.String(64))
+    counts: Mapped[dict[str, int]] = mapped_column(sa.JSON)
+    positions: Mapped[dict[str, int]] = mapped_column(sa.JSON)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# -- reactions -------------------------------------------------------------------------------
+
+class SegmentReadiness(Base):
+    """The readiness last seen for each segment, so a change (and only a change) is reacted to."""
+
+    __tablename__ = "segment_readiness"
+
+    segment_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    ready: Mapped[bool] = mapped_column(sa.Boolean)
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Reaction(Base):
+    """What the coordinator did on its own, why, and from which event. ``key`` (event id and
+    what was done) makes a redelivered event record nothing new."""
+
+    __tablename__ = "reactions"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    segment_id: Mapped[str | None] = mapped_column(sa.String(40), index=True)
+    stakeholder_id: Mapped[str | None] = mapped_column(sa.String(40))
+    reason: Mapped[str] = mapped_column(sa.String(1000))
+    source: Mapped[str] = mapped_column(sa.String(40))  # the feed, or "clock" for a re-check on time
+    seq: Mapped[int | None] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"))
+    event_id: Mapped[str | None] = mapped_column(sa.String(40))
+    event_type: Mapped[str | None] = mapped_column(sa.String(100))
+    status: Mapped[str] = mapped_column(sa.String(20), index=True)  # pending, done, failed
+    attempts: Mapped[int] = mapped_column(sa.Integer)
+    outcome: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 add_kit_tables(Base.metadata)

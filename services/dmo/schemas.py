@@ -1,4 +1,4 @@
-"""What the DMO coordinator's API takes and gives."""
+"""What the coordinator's offer, readiness and reactions answer."""
 
 from __future__ import annotations
 
@@ -6,9 +6,128 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from pentad.money import Total
+from services.development.schemas import Current, GapThreshold
+
+
+class Position(BaseModel):
+    as_of: datetime | None = Field(
+        description="The read model's position in time: every pillar event committed before it is applied "
+                    "(the oldest of the feeds' last complete reads). Null until each feed was read once.")
+    lag_seconds: float | None = Field(description="How stale the read model may be: now minus `as_of`.")
+    positions: dict[str, int] = Field(description="The last `seq` applied from each pillar's feed.")
+
+
+class OfferAccreditation(BaseModel):
+    id: str
+    scheme_id: str
+    scheme_code: str
+    status: str = Field(description="valid or expiring (judged now from `expires_on`).")
+    expires_on: date
+
+
+class OfferWeek(BaseModel):
+    week: str = Field(examples=["2026-W49"])
+    starts_on: date
+    fresh_slots: int = Field(description="Available slots on rows re-confirmed within the staleness window, "
+                                         "dated in this week and within the window, the segment's specialties.")
+
+
+class OfferPackage(BaseModel):
+    id: str
+    name: str
+    specialty: str
+    total: dict[str, str] = Field(description="Money, in `currency` when asked, else the package's own.")
+
+
+class OfferProvider(BaseModel):
+    stakeholder_id: str
+    name: str
+    kind: str
+    specialties: list[str] = Field(description="The segment's specialties it offers (approved ones).")
+    languages: list[str]
+    accreditations: list[OfferAccreditation]
+    capacity: list[OfferWeek]
+    packages: list[OfferPackage]
+
+
+class NearMiss(BaseModel):
+    stakeholder_id: str
+    name: str
+    reasons: list[str] = Field(description="Every rule it fails, with its numbers.")
+
+
+class Offer(Position):
+    segment_id: str
+    from_: date = Field(alias="from")
+    to: date
+    currency: str | None
+    providers: list[OfferProvider]
+    next_cursor: str | None = Field(None, description="The `cursor` of the next page of providers; null on the last.")
+    near_misses: list[NearMiss] | None = Field(
+        None, description="With `explain=true`: each provider offering the segment's specialties that is left "
+                          "out, and why.")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class Reason(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    requirement: str = Field(description="accredited_providers, weekly_capacity, languages, "
+                                         "supporting_stakeholders or segment_active.")
+    needed: Any
+    have: Any
+    shortfall: int
+    detail: str
+
+
+class ReadinessOut(Position):
+    segment_id: str
+    ready: bool
+    reasons: list[Reason] = Field(description="Each failing requirement with its numbers; empty when ready.")
+    threshold: GapThreshold
+    current: Current
+    method: str = Field(description="The rules (Development's gap analysis), applied to the read model.")
+
+
+class ReactionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    kind: str = Field(description="provider.left_offer, segment.not_ready, segment.ready_again, segment.retired.")
+    segment_id: str | None
+    stakeholder_id: str | None
+    reason: str
+    source: str = Field(description="The feed of the event that caused it, or `clock` for a re-check on time.")
+    seq: int | None = Field(description="That event's `seq` in its feed.")
+    event_id: str | None
+    event_type: str | None
+    status: str = Field(description="pending (recorded, not yet carried out), done, failed.")
+    outcome: dict[str, Any] = Field(description="What was done: campaigns paused or ended, initiative opened...")
+    created_at: datetime
+    done_at: datetime | None
+
+
+class ReactionPage(BaseModel):
+    items: list[ReactionOut]
+    next_cursor: str | None = None
+
+
+class RebuildOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    reason: str = Field(description="`requested` (POST /rebuilds) or `empty` (the coordinator found no read model).")
+    requested_by: str | None = Field(description="The key that asked for it.")
+    counts: dict[str, int] = Field(description="Records put: segments, stakeholders, packages, accreditations, "
+                                               "capacity_rows.")
+    positions: dict[str, int] = Field(description="The feed positions the consumer resumed from.")
+    started_at: datetime
+    finished_at: datetime
+
 
 # -- scorecard --------------------------------------------------------------------------------
 

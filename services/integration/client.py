@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from datetime import date
 from urllib.parse import quote
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from pentad.client import ServiceClient, UpstreamError
-from services.integration.schemas import Coverage, FxRatesOut, WeeklyCapacity
+from services.integration.schemas import CapacityRow, Coverage, FxRatesOut, WeeklyCapacity
 
 
 class StakeholderRef(BaseModel):
@@ -22,14 +22,21 @@ class StakeholderRef(BaseModel):
 
 
 class PackagePartRef(BaseModel):
+    """A package's component; its description and price (money) ride along for the offer."""
+
+    model_config = ConfigDict(extra="allow")
+
     kind: str  # treatment, stay, transfer, aftercare
     stakeholder_id: str
 
 
 class PackageRef(BaseModel):
+    """A package as the coordinator shows and counts it: its parts, their prices, its status."""
+
     id: str
     name: str
     specialty: str
+    currency: str
     status: str  # published, withdrawn
     components: list[PackagePartRef]
 
@@ -76,6 +83,26 @@ class IntegrationClient(ServiceClient):
     async def coverage(self, specialties: list[str]) -> list[Coverage]:
         params = [("specialty", s) for s in specialties]
         return (await self.get_model("/coverage", CoverageList, params=params)).items
+
+    async def capacity(self, stakeholder_id: str, *, from_: date, to: date) -> list[CapacityRow]:
+        """The stakeholder's capacity rows dated ``from_``..``to`` (every specialty), all pages;
+        none when the register has no such stakeholder."""
+        params = [("from", from_.isoformat()), ("to", to.isoformat())]
+        try:
+            return await self.get_all(f"/stakeholders/{quote(stakeholder_id, safe='')}/capacity", CapacityRow, params)
+        except UpstreamError as exc:
+            if exc.upstream_status == 404:
+                return []
+            raise
+
+    async def package(self, package_id: str) -> PackageRef | None:
+        """The package (whatever its status), or None if Integration has no such id."""
+        try:
+            return await self.get_model(f"/packages/{quote(package_id, safe='')}", PackageRef)
+        except UpstreamError as exc:
+            if exc.upstream_status == 404:
+                return None
+            raise
 
     async def packages(self, *, status: str | None = "published") -> list[PackageRef]:
         """Packages (default: the published ones), every page."""

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "dmo_0004"
-down_revision = "dmo_0001"  # the lead re-chains after dmo_0002 and dmo_0003 at merge
+down_revision = "dmo_0002"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,349 @@
+"""The coordinator's offer at national scale, against the same SQL run straight on the database.
+
+    python bench/offer.py [--seconds 20] [--concurrency 16] [--stakeholders 10000] [--rows 1000000]
+
+PostgreSQL on 127.0.0.1:5432 (or PENTAD_BENCH_PG); a database of its own, dropped afterwards.
+The read model's tables are filled straight (binary COPY): 10,000 stakeholders (4,000
+providers with two specialties each of 18, hotels, transfer firms, facilitators), their
+accreditations (90% valid, the rest revoked or expired), 1,000,000 capacity rows (each
+provider-specialty a run of days from today, 85% of providers confirmed 2 days ago, the rest
+past the staleness window), packages, and 24 segments of one or two specialties. Then:
+
+- the coordinator as a real process (``launcher.serve dmo``, its consumer off), twice:
+  without its answer cache (every request runs the statements) and with it (5 s), called
+  directly with the gateway's signature as a facilitator: ``--concurrency`` clients in a
+  closed loop, each ``GET /segments/{id}/offer`` (default window, first page) over the
+  segments in turn, for ``--seconds``;
+- the same statements the offer runs (segment, the page of providers, their specialties,
+  accreditations, weekly capacity and packages, the FX table, the feed positions), straight
+  through asyncpg on as many connections, for as long.
+
+Prints p50/p90/p99 and requests a second for both, and the ratio. Target: offer p99 <= 50 ms.
+
+Then (``--reactions N``, default 5; 0 skips it) the reaction time: Segmentation, Integration,
+Administration, Development and the coordinator (its consumer polling every 0.1 s) running as
+in the tests (uvicorn in this process, fresh PostgreSQL databases) with a fake Promotion;
+N times a ready segment with an active campaign has its one accreditation revoked through
+Administration's API, and the time until the campaign is paused is measured. Target <= 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.gateway import wait_up  # noqa: E402
+from pentad import migrate  # noqa: E402
+from pentad.identity import Caller, Role, sign  # noqa: E402
+from tests.support import free_port  # noqa: E402
+
+PG = os.environ.get("PENTAD_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+SECRET = "bench-offer"
+SPECIALTIES = ["orthopaedics", "cardiology", "oncology", "fertility_ivf", "bariatric", "cosmetic_plastic",
+               "ophthalmology", "checkups", "rehabilitation", "dental_implantology", "cosmetic_dentistry",
+               "spa_therapies", "wellness_programmes", "sports_medicine", "nutrition_programmes",
+               "dialysis_travel", "accessible_stays", "assisted_living"]
+LANGUAGES = ["en", "de", "it", "hr", "sl", "fr", "ru", "ar"]
+PROVIDER_KINDS = ["hospital", "clinic", "dental", "rehab", "wellness"]
+
+
+def _json(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+def stakeholders(count: int, rnd: random.Random) -> tuple[list[tuple[str, ...]], list[tuple[str, str]]]:
+    rows: list[tuple[str, ...]] = []
+    offered: list[tuple[str, str]] = []
+    providers = count * 2 // 5
+    for i in range(count):
+        sid = f"stk_bench{i:07d}"
+        if i < providers:
+            kind = PROVIDER_KINDS[i % len(PROVIDER_KINDS)]
+            specialties = rnd.sample(SPECIALTIES, 2)
+            offered += [(s, sid) for s in specialties]
+        else:
+            kind, specialties = ["hotel", "hotel", "transfer", "facilitator"][i % 4], []
+        rows.append((sid, kind, f"Bench {kind} {i:07d}", "active", _json(rnd.sample(LANGUAGES, 2)),
+                     _json(specialties)))
+    return rows, offered
+
+
+def capacity(offered: list[tuple[str, str]], total: int, now: datetime, rnd: random.Random
+             ) -> list[tuple[object, ...]]:
+    """``total`` rows spread evenly over the provider-specialties, each a run of days from today."""
+    per, extra = divmod(total, len(offered))
+    today = now.date()
+    fresh, stale = now - timedelta(days=2), now - timedelta(days=20)
+    rows: list[tuple[object, ...]] = []
+    for n, (specialty, sid) in enumerate(offered):
+        confirmed = stale if int(sid[-4:]) % 20 < 3 else fresh
+        for d in range(per + (1 if n < extra else 0)):
+            rows.append((sid, specialty, today + timedelta(days=d), rnd.randint(0, 6), confirmed))
+    return rows
+
+
+async def fill(dsn: str, args: argparse.Namespace) -> list[str]:
+    rnd = random.Random(7)
+    now = datetime.now(UTC)
+    people, offered = stakeholders(args.stakeholders, rnd)
+    providers = sorted({sid for _, sid in offered})
+    conn = await asyncpg.connect(dsn)
+    try:
+        started = time.perf_counter()
+        await conn.copy_records_to_table("rm_stakeholders", records=people,
+                                         columns=["id", "kind", "name", "status", "languages", "specialties"])
+        await conn.copy_records_to_table("rm_stakeholder_specialties", records=offered,
+                                         columns=["specialty", "stakeholder_id"])
+        await conn.copy_records_to_table("rm_stakeholder_languages", records=[
+            (p[0], lang) for p in people for lang in orjson.loads(p[4])], columns=["stakeholder_id", "language"])
+        await conn.copy_records_to_table("rm_capacity", records=capacity(offered, args.rows, now, rnd),
+                                         columns=["stakeholder_id", "specialty", "date", "slots_available",
+                                                  "confirmed_at"])
+        states = ["valid"] * 18 + ["revoked"]
+        await conn.copy_records_to_table("rm_accreditations", records=[
+            (f"acc_bench{i:07d}", sid, "sch_jci", "jci", rnd.choice(states),
+             now.date() + timedelta(days=-5 if i % 20 == 0 else 400)) for i, sid in enumerate(providers)],
+            columns=["id", "stakeholder_id", "scheme_id", "scheme_code", "state", "expires_on"])
+        hotels = [p[0] for p in people if p[1] == "hotel"]
+        packages = []
+        for i, sid in enumerate(providers[::4]):
+            specialty = next(s for s, who in offered if who == sid)
+            packages.append((f"pkg_bench{i:06d}", f"Bench package {i}", specialty, "EUR", _json([
+                {"kind": "treatment", "stakeholder_id": sid, "description": "t",
+                 "price": {"amount": "4200.00", "currency": "EUR"}},
+                {"kind": "stay", "stakeholder_id": hotels[i % len(hotels)], "description": "s",
+                 "price": {"amount": "80.00", "currency": "USD"}}])))
+        await conn.copy_records_to_table("rm_packages", records=packages,
+                                         columns=["id", "name", "specialty", "currency", "components"])
+        await conn.copy_records_to_table("rm_package_stakeholders", records=[
+            (c["stakeholder_id"], p[0]) for p in packages for c in orjson.loads(p[4])],
+            columns=["stakeholder_id", "package_id"])
+        await conn.execute("INSERT INTO rm_fx (id, base, rates) VALUES (1, 'EUR', $1)",
+                           _json({"GBP": "0.8563", "USD": "1.0812"}))
+        segments = []
+        for i in range(24):
+            specialties = [SPECIALTIES[i % 18]] + ([SPECIALTIES[(i * 7 + 3) % 18]] if i % 2 else [])
+            segments.append((f"seg_bench{i:03d}", f"Bench segment {i}", "active", _json(specialties),
+                             _json([LANGUAGES[i % 3]]), 10, 100))
+        await conn.copy_records_to_table("rm_segments", records=segments, columns=[
+            "id", "name", "status", "specialties", "languages", "min_accredited_providers", "min_weekly_capacity"])
+        await conn.executemany("INSERT INTO feed_cursors (feed, seq, drained_at) VALUES ($1, 1000, $2)",
+                               [(f, now) for f in ("segmentation", "integration", "administration")])
+        await conn.execute("ANALYZE")
+        counted = await conn.fetchval("SELECT count(*) FROM rm_capacity")
+        print(f"read model filled: {len(people):,} stakeholders, {len(providers):,} providers, "
+              f"{counted:,} capacity rows, {len(packages):,} packages, {len(segments)} segments "
+              f"in {time.perf_counter() - started:.1f} s")
+        return [s[0] for s in segments]
+    finally:
+        await conn.close()
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    return {"p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": ordered[-1] * 1000}
+
+
+async def closed_loop(concurrency: int, seconds: float, one: object) -> tuple[list[float], float]:
+    """``concurrency`` workers calling ``one(i)`` back to back for ``seconds``."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def worker(w: int) -> None:
+        i = w
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            await one(i)  # type: ignore[operator]
+            latencies.append(time.perf_counter() - start)
+            i += concurrency
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    return latencies, time.perf_counter() - started
+
+
+async def through_service(url: str, segments: list[str], args: argparse.Namespace) -> tuple[list[float], float]:
+    caller = Caller("key_bench_facilitator", Role.facilitator, "stk_bench_agent")
+    paths = [f"/segments/{s}/offer" for s in segments]
+    signed = {}
+    for p in paths:  # the gateway's signature (valid for 5 minutes) and the request id it covers
+        rid = uuid.uuid4().hex
+        signed[p] = {**dict(sign(SECRET.encode(), method="GET", path=p, caller=caller, request_id=rid)),
+                     "x-request-id": rid}
+    connector = aiohttp.TCPConnector(limit=args.concurrency)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        async def one(i: int) -> None:
+            path = paths[i % len(paths)]
+            async with http.get(url + path, headers=signed[path]) as r:
+                body = await r.read()
+                if r.status != 200:
+                    raise RuntimeError(f"{path} answered {r.status}: {body[:300]!r}")
+
+        await closed_loop(args.concurrency, 2, one)  # warm the pool, the plans, the caches
+        return await closed_loop(args.concurrency, args.seconds, one)
+
+
+# The statements offer.py runs for a first page, as asyncpg takes them (IN lists as = ANY arrays).
+SQL_SEGMENT = "SELECT * FROM rm_segments WHERE id = $1"
+SQL_PAGE = (
+    "SELECT s.id, s.name, s.kind, s.languages FROM rm_stakeholders s "
+    "WHERE s.status = 'active' AND s.kind = ANY($1) "
+    "AND s.id IN (SELECT ss.stakeholder_id FROM rm_stakeholder_specialties ss WHERE ss.specialty = ANY($2)) "
+    "AND EXISTS (SELECT 1 FROM rm_accreditations a WHERE a.stakeholder_id = s.id AND a.state = 'valid' "
+    "AND a.expires_on >= $3) "
+    "AND EXISTS (SELECT 1 FROM rm_stakeholder_specialties ss JOIN rm_capacity c ON c.stakeholder_id = "
+    "ss.stakeholder_id AND c.specialty = ss.specialty WHERE ss.stakeholder_id = s.id AND ss.specialty = ANY($2) "
+    "AND c.date >= $4 AND c.date <= $5 AND c.confirmed_at >= $6 AND c.slots_available > 0) "
+    "AND EXISTS (SELECT 1 FROM rm_stakeholder_languages l WHERE l.stakeholder_id = s.id AND l.language = ANY($7)) "
+    "ORDER BY s.name, s.id LIMIT 51")
+SQL_SPECIALTIES = ("SELECT stakeholder_id, specialty FROM rm_stakeholder_specialties "
+                   "WHERE stakeholder_id = ANY($1) AND specialty = ANY($2)")
+SQL_ACCREDITATIONS = "SELECT * FROM rm_accreditations WHERE stakeholder_id = ANY($1)"
+SQL_WEEKLY = ("SELECT c.stakeholder_id, (c.date - CAST($1 AS date)) / 7 AS wk, "
+              "sum(CASE WHEN c.confirmed_at >= $2 THEN c.slots_available ELSE 0 END) AS fresh, "
+              "sum(CASE WHEN c.confirmed_at < $2 THEN c.slots_available ELSE 0 END) AS stale "
+              "FROM rm_stakeholder_specialties ss JOIN rm_capacity c "
+              "ON c.stakeholder_id = ss.stakeholder_id AND c.specialty = ss.specialty "
+              "WHERE ss.specialty = ANY($3) AND c.date >= $4 AND c.date <= $5 AND ss.stakeholder_id = ANY($6) "
+              "GROUP BY c.stakeholder_id, wk")
+SQL_FX = "SELECT * FROM rm_fx WHERE id = 1"
+SQL_PACKAGES = ("SELECT ps.stakeholder_id, p.* FROM rm_package_stakeholders ps JOIN rm_packages p "
+                "ON p.id = ps.package_id WHERE ps.stakeholder_id = ANY($1) AND p.specialty = ANY($2) "
+                "ORDER BY p.name, p.id")
+SQL_CURSORS = "SELECT * FROM feed_cursors ORDER BY feed"
+
+
+async def straight_sql(dsn: str, segments: list[str], args: argparse.Namespace) -> tuple[list[float], float]:
+    pool = await asyncpg.create_pool(dsn, min_size=args.concurrency, max_size=args.concurrency)
+    now = datetime.now(UTC)
+    today = now.date()
+    start, end = today, today + timedelta(weeks=8) - timedelta(days=1)
+    monday, fresh_since = start - timedelta(days=start.weekday()), now - timedelta(days=14)
+    try:
+        async def one(i: int) -> None:
+            async with pool.acquire() as conn:
+                segment = await conn.fetchrow(SQL_SEGMENT, segments[i % len(segments)])
+                specialties, languages = orjson.loads(segment["specialties"]), orjson.loads(segment["languages"])
+                page = await conn.fetch(SQL_PAGE, PROVIDER_KINDS, specialties, today, start, end, fresh_since,
+                                        languages)
+                ids = [r["id"] for r in page[:50]]
+                await conn.fetch(SQL_SPECIALTIES, ids, specialties)
+                await conn.fetch(SQL_ACCREDITATIONS, ids)
+                await conn.fetch(SQL_WEEKLY, monday, fresh_since, specialties, start, end, ids)
+                await conn.fetch(SQL_PACKAGES, ids, specialties)
+                await conn.fetchrow(SQL_FX)
+                await conn.fetch(SQL_CURSORS)
+
+        await closed_loop(args.concurrency, 2, one)
+        return await closed_loop(args.concurrency, args.seconds, one)
+    finally:
+        await pool.close()
+
+
+def report(name: str, latencies: list[float], elapsed: float) -> dict[str, float]:
+    p = percentiles(latencies)
+    print(f"{name:<34} {len(latencies) / elapsed:8.0f} req/s   p50 {p['p50']:6.1f} ms   p90 {p['p90']:6.1f} ms   "
+          f"p99 {p['p99']:6.1f} ms   max {p['max']:6.1f} ms   ({len(latencies):,} requests)")
+    return p
+
+
+async def reaction_times(count: int) -> list[float]:
+    """Revocation to campaign paused, ``count`` times (see the module's doc)."""
+    import tempfile
+    from contextlib import AsyncExitStack
+
+    from pentad.logging import configure_logging
+    from tests.dmo.conftest import start_world
+    from tests.dmo.helpers import cluster, set_accreditation
+    from tests.support import DatabaseFactory
+
+    configure_logging(service="bench", fmt="console", level="warning")  # the servers below run in this process
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        databases = DatabaseFactory("postgresql", Path(tmp))
+        try:
+            async with AsyncExitStack() as stack:
+                world = await start_world(stack, databases, Path(tmp), dmo_feed_poll_seconds=0.1)
+                for _ in range(count):
+                    c = await cluster(world, providers=1, threshold=1, capacity=10)
+                    campaign = world.promotion.add(c.segment["id"])
+                    async with world.client("dmo") as staff:
+                        while not (r := await staff.get(f"/segments/{c.segment['id']}/readiness")).is_success \
+                                or not r.json()["ready"]:
+                            await asyncio.sleep(0.05)
+                    started = time.perf_counter()
+                    await set_accreditation(world, c.accreditations[c.providers[0]], "revoked")
+                    while world.promotion.campaigns[campaign]["status"] != "paused":
+                        await asyncio.sleep(0.01)
+                    times.append(time.perf_counter() - started)
+        finally:
+            await databases.drop_all()
+    return times
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--stakeholders", type=int, default=10_000)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--reactions", type=int, default=5)
+    args = parser.parse_args()
+    name = f"pentad_bench_offer_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(f"{PG}/postgres")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    dsn, url = f"{PG}/{name}", f"postgresql+asyncpg://{PG.split('://', 1)[1]}/{name}"
+    try:
+        await asyncio.to_thread(migrate.upgrade, "dmo", url)
+        segments = await fill(dsn, args)
+        print(f"{args.concurrency} concurrent clients, {args.seconds:.0f} s each, default window (8 weeks), "
+              f"first page (50 providers), {len(segments)} segments in turn; load average now "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        sql = report("same SQL straight (asyncpg)", *await straight_sql(dsn, segments, args))
+        for label, cache in (("offer, answer cache off", "0"), ("offer, answer cache 5 s", "5")):
+            port = free_port()
+            env = {**os.environ, "PENTAD_SECRET": SECRET, "PENTAD_DATABASE_URL": url, "PENTAD_SERVICE": "dmo",
+                   "PENTAD_PORT": str(port), "PENTAD_ACCESS_LOG": "false", "PENTAD_LOG_LEVEL": "warning",
+                   "PENTAD_DMO_FEED_POLL_SECONDS": "0", "PENTAD_DB_POOL_SIZE": str(args.concurrency),
+                   "PENTAD_DMO_OFFER_CACHE_SECONDS": cache}
+            proc = subprocess.Popen([sys.executable, "-m", "launcher.serve", "dmo"], env=env, cwd=ROOT)
+            try:
+                base = f"http://127.0.0.1:{port}"
+                await asyncio.to_thread(wait_up, f"{base}/health/live")
+                service = report(label, *await through_service(base, segments, args))
+            finally:
+                proc.terminate()
+                proc.wait(timeout=15)
+            print(f"  p99 / straight SQL p99: {service['p99'] / sql['p99']:.2f}x   "
+                  f"target p99 <= 50 ms: {'met' if service['p99'] <= 50 else 'NOT met'}")
+        if args.reactions:
+            took = sorted(await reaction_times(args.reactions))
+            print(f"revocation -> campaign paused ({len(took)} times): median {took[len(took) // 2] * 1000:.0f} ms, "
+                  f"max {took[-1] * 1000:.0f} ms   target <= 5 s: {'met' if took[-1] <= 5 else 'NOT met'}")
+        return 0
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

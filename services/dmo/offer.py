@@ -1,0 +1,441 @@
+"""The offer and readiness of a segment, read from the read model only (no pillar called).
+
+What follows from the clock is judged here, at read time: an accreditation counts while
+its decision is ``valid`` and ``expires_on`` is today or later (``valid`` or ``expiring``
+in Administration's words); a capacity row counts while it was confirmed within
+``stale_after_days``. Readiness applies Development's gap rules (``services/development/
+gaps.py``: ``judge``, ``weeks_from``) to figures measured here, so the coordinator and
+Development say the same thing about the same data.
+
+Each figure is a few indexed statements: the providers offering the segment's
+specialties (by ``rm_stakeholder_specialties``' primary key), their accreditations (by
+stakeholder), their capacity summed per week in SQL (by ``rm_capacity``'s primary key
+range), their packages; never a row per capacity day in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pentad.db import UTCDateTime, dialect_of
+from pentad.errors import FieldError, Invalid, NotFound
+from pentad.money import MissingRate, Unconvertible, convert, format_amount, parse_rate, to_cents, total
+from pentad.pagination import PageParams, decode_cursor, encode_cursor
+from services.development import gaps
+from services.development.schemas import Current, Gap
+from services.dmo import readmodel
+from services.dmo.models import (
+    RmAccreditation,
+    RmCapacity,
+    RmFxTable,
+    RmPackage,
+    RmPackageStakeholder,
+    RmSegment,
+    RmStakeholder,
+    RmStakeholderLanguage,
+    RmStakeholderSpecialty,
+)
+from services.integration.schemas import PROVIDER_KINDS, iso_week
+from services.segmentation.client import SegmentRef, ThresholdRef
+
+OFFER_WEEKS = 8
+_PROVIDER_KINDS = sorted(k.value for k in PROVIDER_KINDS)
+
+
+class SegmentNotFound(NotFound):
+    slug, title = "segment-not-found", "No such segment"
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """``now`` and the staleness window, fixed for one answer."""
+
+    now: datetime
+    stale_after_days: int
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(UTC).date()
+
+    @property
+    def fresh_since(self) -> datetime:
+        return self.now - timedelta(days=self.stale_after_days)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A stakeholder offering at least one of the segment's specialties."""
+
+    id: str
+    name: str
+    kind: str
+    status: str
+    languages: list[str]
+    specialties: list[str]  # the segment's ones it offers
+
+
+async def segment_or_raise(session: AsyncSession, segment_id: str) -> RmSegment:
+    segment = await session.get(RmSegment, segment_id)
+    if segment is None:
+        raise SegmentNotFound(f"The coordinator knows no segment {segment_id!r} (read model as of its feed position).")
+    return segment
+
+
+def segment_ref(segment: RmSegment) -> SegmentRef:
+    return SegmentRef(id=segment.id, name=segment.name, status=segment.status, specialties=segment.specialties,
+                      source_markets=[], languages=segment.languages,
+                      threshold=ThresholdRef(min_accredited_providers=segment.min_accredited_providers,
+                                             min_weekly_capacity=segment.min_weekly_capacity))
+
+
+# -- the statements --------------------------------------------------------------------------
+
+_CANDIDATES = sa.text(
+    "SELECT s.id, s.name, s.kind, s.status, s.languages, ss.specialty "
+    "FROM rm_stakeholder_specialties ss JOIN rm_stakeholders s ON s.id = ss.stakeholder_id "
+    "WHERE ss.specialty IN :specialties AND s.kind IN :kinds ORDER BY s.name, s.id"
+).bindparams(sa.bindparam("specialties", expanding=True), sa.bindparam("kinds", expanding=True))
+
+# Fresh and stale available slots per provider and week (``wk``: whole weeks since
+# ``anchor``, a Monday on or before ``from``), rows of the specialties it offers only.
+_WEEK = {"postgresql": "(c.date - CAST(:anchor AS date)) / 7",
+         "sqlite": "CAST((julianday(c.date) - julianday(:anchor)) / 7 AS INTEGER)"}
+_WEEKLY = (
+    "SELECT c.stakeholder_id, {week} AS wk, "
+    "sum(CASE WHEN c.confirmed_at >= :fresh_since THEN c.slots_available ELSE 0 END) AS fresh, "
+    "sum(CASE WHEN c.confirmed_at < :fresh_since THEN c.slots_available ELSE 0 END) AS stale "
+    "FROM rm_stakeholder_specialties ss JOIN rm_capacity c "
+    "ON c.stakeholder_id = ss.stakeholder_id AND c.specialty = ss.specialty "
+    "WHERE ss.specialty IN :specialties AND c.date >= :from_ AND c.date <= :to {among}"
+    "GROUP BY c.stakeholder_id, wk")
+
+
+def weekly_statement(dialect: str, *, among: bool = False) -> sa.TextClause:
+    """``among``: only the stakeholders of the ``among`` list (the offer's page)."""
+    text = sa.text(_WEEKLY.format(week=_WEEK[dialect], among="AND ss.stakeholder_id IN :among " if among else ""))
+    binds: list[sa.BindParameter[Any]] = [
+        sa.bindparam("specialties", expanding=True), sa.bindparam("anchor", type_=sa.Date),
+        sa.bindparam("from_", type_=sa.Date), sa.bindparam("to", type_=sa.Date),
+        sa.bindparam("fresh_since", type_=UTCDateTime())]
+    return text.bindparams(*binds, *([sa.bindparam("among", expanding=True)] if among else []))
+
+
+async def candidates(session: AsyncSession, specialties: Sequence[str]) -> list[Candidate]:
+    rows = (await session.execute(_CANDIDATES, {"specialties": list(specialties), "kinds": _PROVIDER_KINDS})).all()
+    found: dict[str, Candidate] = {}
+    for sid, name, kind, status, languages, specialty in rows:
+        have = found.get(sid) or found.setdefault(sid, Candidate(sid, name, kind, status, _json(languages), []))
+        have.specialties.append(specialty)
+    for c in found.values():
+        c.specialties.sort(key=list(specialties).index)
+    return list(found.values())
+
+
+def _json(value: Any) -> list[str]:
+    """A JSON column read by a text statement: decoded on PostgreSQL, its text on SQLite."""
+    return list(orjson.loads(value) if isinstance(value, str) else value)
+
+
+@dataclass(frozen=True, slots=True)
+class Weeks:
+    anchor: date  # the Monday of week 0
+    fresh: dict[str, dict[int, int]]  # stakeholder → week index → fresh slots
+    stale: dict[str, int]  # stakeholder → stale slots in the window
+
+    def label(self, index: int) -> str:
+        return iso_week(self.anchor + timedelta(weeks=index))
+
+    def starts_on(self, index: int) -> date:
+        return self.anchor + timedelta(weeks=index)
+
+
+async def weekly(session: AsyncSession, specialties: Sequence[str], *, from_: date, to: date, clock: Clock,
+                 among: Sequence[str] | None = None) -> Weeks:
+    """Slots per provider and week; of the providers ``among`` only, when given."""
+    anchor = from_ - timedelta(days=from_.weekday())
+    params = {"specialties": list(specialties), "anchor": anchor, "from_": from_, "to": to,
+              "fresh_since": clock.fresh_since}
+    if among is not None and not among:
+        return Weeks(anchor, {}, {})
+    statement = weekly_statement(dialect_of(session), among=among is not None)
+    rows = (await session.execute(statement, {**params, **({"among": list(among)} if among else {})})).all()
+    fresh: dict[str, dict[int, int]] = {}
+    stale: dict[str, int] = {}
+    for sid, wk, fresh_slots, stale_slots in rows:
+        if fresh_slots:
+            fresh.setdefault(sid, {})[int(wk)] = int(fresh_slots)
+        if stale_slots:
+            stale[sid] = stale.get(sid, 0) + int(stale_slots)
+    return Weeks(anchor, fresh, stale)
+
+
+async def accreditations(session: AsyncSession, stakeholder_ids: Sequence[str]) -> dict[str, list[RmAccreditation]]:
+    held: dict[str, list[RmAccreditation]] = {}
+    for start in range(0, len(stakeholder_ids), 1000):
+        for a in await session.scalars(sa.select(RmAccreditation).where(
+                RmAccreditation.stakeholder_id.in_(stakeholder_ids[start:start + 1000]))):
+            held.setdefault(a.stakeholder_id, []).append(a)
+    return held
+
+
+def status_now(a: RmAccreditation, today: date, expiring_days: int = 90) -> str:
+    """As Administration reads it (``lifecycle.accreditation_status``)."""
+    if a.state != "valid":
+        return a.state
+    if a.expires_on < today:
+        return "expired"
+    return "expiring" if a.expires_on <= today + timedelta(days=expiring_days) else "valid"
+
+
+def counting(held: Sequence[RmAccreditation], today: date) -> list[RmAccreditation]:
+    return [a for a in held if a.state == "valid" and a.expires_on >= today]
+
+
+# -- readiness -------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    segment_id: str
+    ready: bool
+    reasons: list[dict[str, Any]]
+    gap: Gap
+
+
+async def readiness(session: AsyncSession, segment_id: str, *, stale_after_days: int,
+                    now: datetime | None = None) -> Readiness:
+    """The segment's threshold against what the read model holds now (Development's rules).
+    The actions' launch-campaign calls this; raises ``SegmentNotFound`` for an unknown id."""
+    segment = await segment_or_raise(session, segment_id)
+    return await readiness_of(session, segment, clock=Clock(now or datetime.now(UTC), stale_after_days))
+
+
+async def readiness_of(session: AsyncSession, segment: RmSegment, *, clock: Clock) -> Readiness:
+    weeks = gaps.weeks_from(clock.today)
+    found = [c for c in await candidates(session, segment.specialties) if c.status == "active"]
+    held = await accreditations(session, [c.id for c in found])
+    accredited = [c for c in found if counting(held.get(c.id, []), clock.today)]
+    supply = await weekly(session, segment.specialties, from_=weeks[0], to=weeks[-1] + timedelta(days=6), clock=clock)
+    ids = {c.id for c in accredited}
+    per_week = [sum(by.get(i, 0) for sid, by in supply.fresh.items() if sid in ids) for i in range(len(weeks))]
+    weakest = min(range(len(weeks)), key=lambda i: (per_week[i], i))
+    spoken = {lang for c in accredited for lang in c.languages}
+    hotels, transfers = await _supporting(session)
+    current = Current(accredited_providers=len(accredited), weekly_capacity=per_week[weakest],
+                      weakest_week=iso_week(weeks[weakest]),
+                      languages_covered=[lang for lang in segment.languages if lang in spoken],
+                      languages_missing=[lang for lang in segment.languages if lang not in spoken],
+                      hotels=hotels, transfer_firms=transfers)
+    gap = gaps.judge(segment_ref(segment), current)
+    reasons = reasons_of(gap)
+    if segment.status != "active":
+        reasons.insert(0, {"requirement": "segment_active", "needed": "active", "have": segment.status,
+                           "shortfall": 1, "detail": f"The segment is {segment.status}."})
+    return Readiness(segment.id, not reasons, reasons, gap)
+
+
+async def _supporting(session: AsyncSession) -> tuple[int, int]:
+    counts = dict((await session.execute(
+        sa.select(RmStakeholder.kind, sa.func.count()).where(
+            RmStakeholder.status == "active", RmStakeholder.kind.in_(("hotel", "transfer")))
+        .group_by(RmStakeholder.kind))).all())
+    return int(counts.get("hotel", 0)), int(counts.get("transfer", 0))
+
+
+def reasons_of(gap: Gap) -> list[dict[str, Any]]:
+    """Each failing requirement with its numbers (nothing for one that is met)."""
+    t, c, s = gap.threshold, gap.current, gap.shortfalls
+    reasons = []
+    if s.accredited_providers:
+        reasons.append({"requirement": "accredited_providers", "needed": t.min_accredited_providers,
+                        "have": c.accredited_providers, "shortfall": s.accredited_providers,
+                        "detail": f"{c.accredited_providers} accredited provider(s) offer the segment's specialties; "
+                                  f"{t.min_accredited_providers} needed."})
+    if s.weekly_capacity:
+        reasons.append({"requirement": "weekly_capacity", "needed": t.min_weekly_capacity, "have": c.weekly_capacity,
+                        "shortfall": s.weekly_capacity, "week": c.weakest_week,
+                        "detail": f"Week {c.weakest_week} has {c.weekly_capacity} fresh slot(s) at accredited "
+                                  f"providers; {t.min_weekly_capacity} needed in each of the next 8 weeks."})
+    if s.languages:
+        reasons.append({"requirement": "languages", "needed": t.languages, "have": c.languages_covered,
+                        "shortfall": s.languages,
+                        "detail": f"No accredited provider speaks {', '.join(c.languages_missing)}."})
+    if s.supporting_stakeholders:
+        reasons.append({"requirement": "supporting_stakeholders", "needed": t.hotels + t.transfer_firms,
+                        "have": min(c.hotels, t.hotels) + min(c.transfer_firms, t.transfer_firms),
+                        "shortfall": s.supporting_stakeholders,
+                        "detail": f"{c.hotels} active hotel(s) and {c.transfer_firms} active transfer firm(s); "
+                                  f"a package needs {t.hotels} and {t.transfer_firms}."})
+    return reasons
+
+
+# -- the offer -------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    from_: date
+    to: date
+
+
+def window_of(from_: date | None, to: date | None, today: date) -> Window:
+    """Default: the next 8 weeks from today; at most a year (a wider one is a 422)."""
+    start = from_ or today
+    end = to or (start + timedelta(weeks=OFFER_WEEKS) - timedelta(days=1))
+    if end < start:
+        raise Invalid("The window ends before it starts.", errors=[
+            FieldError(field="query.to", message="must not be before `from`", value=end.isoformat())])
+    if (end - start).days > 366:
+        raise Invalid("The window is at most a year.", errors=[
+            FieldError(field="query.to", message="at most 366 days after `from`", value=end.isoformat())])
+    return Window(start, end)
+
+
+async def offer(session: AsyncSession, segment: RmSegment, *, window: Window, clock: Clock, currency: str | None,
+                explain: bool, paging: PageParams) -> dict[str, Any]:
+    """A page of providers by name (``next_cursor`` for the next) and, with ``explain``, every
+    provider of the segment's specialties left out and why."""
+    rows = (await session.execute(page_statement(segment, window=window, clock=clock, paging=paging))).all()
+    page, more = rows[:paging.limit], len(rows) > paging.limit
+    ids = [r.id for r in page]
+    offers = await _specialties(session, ids, segment.specialties)
+    held = await accreditations(session, ids)
+    supply = await weekly(session, segment.specialties, from_=window.from_, to=window.to, clock=clock, among=ids)
+    packages = await _packages(session, ids, segment.specialties, currency)
+    providers = [_provider(Candidate(r.id, r.name, r.kind, "active", _json(r.languages), offers.get(r.id, [])),
+                           held.get(r.id, []), supply, packages.get(r.id, []), clock) for r in page]
+    answer: dict[str, Any] = {"segment_id": segment.id, "from": window.from_, "to": window.to,
+                              "currency": currency, "providers": providers,
+                              "next_cursor": encode_cursor([page[-1].name, page[-1].id]) if more else None}
+    if explain:
+        answer["near_misses"] = await near_misses(session, segment, window=window, clock=clock)
+    return answer
+
+
+def page_statement(segment: RmSegment, *, window: Window, clock: Clock,
+                   paging: PageParams) -> sa.Select[str, str, str, list[str]]:
+    """The offer's providers, one page: the stakeholders walked by name (``ix_rm_stakeholders_name_id``),
+    each kept by index probes: it offers one of the segment's specialties, holds an
+    accreditation that counts today, has a fresh row with slots in the window for a specialty
+    it offers, speaks one of the segment's languages."""
+    s, ss, c = RmStakeholder, RmStakeholderSpecialty, RmCapacity
+    a, lang = RmAccreditation, RmStakeholderLanguage
+    conditions = [
+        s.status == "active", s.kind.in_(_PROVIDER_KINDS),
+        s.id.in_(sa.select(ss.stakeholder_id).where(ss.specialty.in_(segment.specialties))),
+        sa.exists().where(a.stakeholder_id == s.id, a.state == "valid", a.expires_on >= clock.today),
+        sa.select(sa.literal(1))
+        .select_from(sa.join(ss, c, sa.and_(c.stakeholder_id == ss.stakeholder_id, c.specialty == ss.specialty)))
+        .where(ss.stakeholder_id == s.id, ss.specialty.in_(segment.specialties), c.date >= window.from_,
+               c.date <= window.to, c.confirmed_at >= clock.fresh_since, c.slots_available > 0).exists()]
+    if segment.languages:
+        conditions.append(sa.exists().where(lang.stakeholder_id == s.id, lang.language.in_(segment.languages)))
+    if paging.cursor is not None:
+        name, sid = decode_cursor(paging.cursor, _PAGE_KEY)
+        conditions.append(sa.or_(s.name > name, sa.and_(s.name == name, s.id > sid)))
+    return (sa.select(s.id, s.name, s.kind, s.languages).where(*conditions)
+            .order_by(s.name, s.id).limit(paging.limit + 1))
+
+
+async def _specialties(session: AsyncSession, ids: list[str], wanted: list[str]) -> dict[str, list[str]]:
+    offers: dict[str, list[str]] = {}
+    if ids:
+        for sid, specialty in await session.execute(sa.select(RmStakeholderSpecialty.stakeholder_id,
+                                                              RmStakeholderSpecialty.specialty).where(
+                RmStakeholderSpecialty.stakeholder_id.in_(ids), RmStakeholderSpecialty.specialty.in_(wanted))):
+            offers.setdefault(sid, []).append(specialty)
+    return {sid: sorted(found, key=wanted.index) for sid, found in offers.items()}
+
+
+async def near_misses(session: AsyncSession, segment: RmSegment, *, window: Window, clock: Clock
+                      ) -> list[dict[str, Any]]:
+    """Every provider of the segment's specialties that the offer leaves out, with each rule it fails."""
+    found = await candidates(session, segment.specialties)
+    held = await accreditations(session, [c.id for c in found])
+    supply = await weekly(session, segment.specialties, from_=window.from_, to=window.to, clock=clock)
+    return [{"stakeholder_id": c.id, "name": c.name, "reasons": why} for c in found
+            if (why := _left_out(c, segment, held.get(c.id, []), supply, clock))]
+
+
+_PAGE_KEY = (RmStakeholder.name, RmStakeholder.id)
+
+
+def _left_out(c: Candidate, segment: RmSegment, held: list[RmAccreditation], supply: Weeks,
+              clock: Clock) -> list[str] | None:
+    reasons = []
+    if c.status != "active":
+        reasons.append(f"inactive in the register ({c.status})")
+    if not counting(held, clock.today):
+        states = sorted({status_now(a, clock.today) for a in held})
+        reasons.append("no accreditation valid now" + (f" (held: {', '.join(states)})" if states
+                                                       else " (none held)"))
+    if not sum(supply.fresh.get(c.id, {}).values()):
+        stale = supply.stale.get(c.id, 0)
+        reasons.append(f"no fresh capacity in the window ({stale} slot(s) not re-confirmed within "
+                       f"{clock.stale_after_days} days)" if stale else "no capacity posted in the window")
+    if segment.languages and not set(segment.languages) & set(c.languages):
+        reasons.append(f"speaks none of the segment's languages ({', '.join(segment.languages)})")
+    return reasons or None
+
+
+def _provider(c: Candidate, held: list[RmAccreditation], supply: Weeks, packages: list[dict[str, Any]],
+              clock: Clock) -> dict[str, Any]:
+    weeks = supply.fresh.get(c.id, {})
+    return {"stakeholder_id": c.id, "name": c.name, "kind": c.kind, "specialties": c.specialties,
+            "languages": c.languages,
+            "accreditations": [{"id": a.id, "scheme_id": a.scheme_id, "scheme_code": a.scheme_code,
+                                "status": status_now(a, clock.today), "expires_on": a.expires_on}
+                               for a in counting(held, clock.today)],
+            "capacity": [{"week": supply.label(i), "starts_on": supply.starts_on(i), "fresh_slots": weeks[i]}
+                         for i in sorted(weeks)],
+            "packages": packages}
+
+
+async def _packages(session: AsyncSession, offered: list[str], specialties: list[str],
+                    currency: str | None) -> dict[str, list[dict[str, Any]]]:
+    if not offered:
+        return {}
+    rows = (await session.execute(
+        sa.select(RmPackageStakeholder.stakeholder_id, RmPackage)
+        .join(RmPackage, RmPackage.id == RmPackageStakeholder.package_id)
+        .where(RmPackageStakeholder.stakeholder_id.in_(offered), RmPackage.specialty.in_(specialties))
+        .order_by(RmPackage.name, RmPackage.id))).all()
+    fx = await session.get(RmFxTable, 1) if rows else None  # components may be priced in other currencies
+    by: dict[str, list[dict[str, Any]]] = {}
+    for sid, package in rows:
+        by.setdefault(sid, []).append({"id": package.id, "name": package.name, "specialty": package.specialty,
+                                       "total": price(package, currency, fx)})
+    return by
+
+
+def price(package: RmPackage, currency: str | None, fx: RmFxTable | None) -> dict[str, str]:
+    """The package's total in ``currency`` (its own when None), as Integration computes it."""
+    target = currency or package.currency
+    base = fx.base if fx else "EUR"
+    rates = {c: r for c, text in (fx.rates if fx else {}).items() if (r := parse_rate(text)) is not None}
+    try:
+        parts = [convert(Decimal(c["price"]["amount"]), source=c["price"]["currency"], target=target, base=base,
+                         rates=rates) for c in package.components]
+        amount = to_cents(total(parts, target), target)
+    except (MissingRate, Unconvertible):
+        raise Invalid(f"Package {package.id}'s total cannot be given in {target} with the FX table the "
+                      "coordinator holds.", errors=[FieldError(field="query.currency", value=target,
+                                                               message="no FX rate for this currency")]) from None
+    return {"amount": format_amount(amount), "currency": target}
+
+
+async def feed_position(session: AsyncSession, now: datetime) -> dict[str, Any]:
+    """``as_of``: every pillar event committed before it is applied (the oldest feed's last
+    drain); ``lag_seconds``: how long ago that was; ``positions``: each feed's seq."""
+    rows = await readmodel.cursors(session)
+    drained = [r.drained_at for r in rows]
+    complete = len(rows) >= 3 and all(d is not None for d in drained)
+    as_of = min(d for d in drained if d is not None) if complete else None
+    return {"as_of": as_of, "lag_seconds": round((now - as_of).total_seconds(), 3) if as_of else None,
+            "positions": {r.feed: r.seq for r in rows}}

@@ -1,0 +1,101 @@
+"""The offer and readiness, read from the read model the consumer keeps from the real pillars."""
+
+from __future__ import annotations
+
+from tests.dmo.conftest import World
+from tests.dmo.helpers import cluster, get, publish_package, set_accreditation
+from tests.pillars import FAC, PROBLEM
+from tests.support import provider
+
+
+async def test_the_offer_lists_accredited_providers_with_fresh_capacity_and_packages(world: World) -> None:
+    c = await cluster(world)
+    package = await publish_package(world, c)
+    async with world.client("integration") as integ:
+        r = await integ.put("/fx-rates", json={"base": "EUR", "rates": {"GBP": "0.8500"}})
+        assert r.status_code == 200, r.text
+    await world.catch_up()
+    async with world.client("dmo", FAC.caller) as fac:
+        offer = await get(fac, f"/segments/{c.segment['id']}/offer", currency="GBP")
+    assert sorted(p["stakeholder_id"] for p in offer["providers"]) == sorted(c.providers)
+    first = next(p for p in offer["providers"] if p["stakeholder_id"] == c.providers[0])
+    assert [a["id"] for a in first["accreditations"]] == [c.accreditations[c.providers[0]]]
+    assert len(first["capacity"]) == 8 and all(w["fresh_slots"] == 15 for w in first["capacity"])
+    assert [p["id"] for p in first["packages"]] == [package["id"]]
+    assert first["packages"][0]["total"] == {"amount": "4913.00", "currency": "GBP"}  # 5780.00 EUR at 0.85
+    assert offer["as_of"] is not None and offer["lag_seconds"] >= 0
+    assert offer["near_misses"] is None
+
+
+async def test_a_revoked_provider_leaves_the_offer_and_explain_says_why(world: World) -> None:
+    c = await cluster(world)
+    await world.catch_up()
+    await set_accreditation(world, c.accreditations[c.providers[1]], "revoked")
+    await world.catch_up()
+    async with world.client("dmo", provider(c.providers[0])) as own:
+        offer = await get(own, f"/segments/{c.segment['id']}/offer", explain="true")
+    assert [p["stakeholder_id"] for p in offer["providers"]] == [c.providers[0]]
+    (miss,) = offer["near_misses"]
+    assert miss["stakeholder_id"] == c.providers[1]
+    assert miss["reasons"] == ["no accreditation valid now (held: revoked)"]
+
+
+async def test_readiness_gives_every_failing_reason_with_its_numbers(world: World) -> None:
+    c = await cluster(world, providers=1, threshold=2, capacity=20, per_week=15, languages=("de", "it"))
+    await world.catch_up()
+    async with world.client("dmo", FAC.caller) as fac:
+        found = await get(fac, f"/segments/{c.segment['id']}/readiness")
+    assert found["ready"] is False
+    reasons = {r["requirement"]: r for r in found["reasons"]}
+    assert set(reasons) == {"accredited_providers", "weekly_capacity", "languages"}
+    assert (reasons["accredited_providers"]["needed"], reasons["accredited_providers"]["have"]) == (2, 1)
+    assert (reasons["weekly_capacity"]["needed"], reasons["weekly_capacity"]["have"]) == (20, 15)
+    assert reasons["languages"]["shortfall"] == 1 and "it" in reasons["languages"]["detail"]
+    assert found["current"]["accredited_providers"] == 1 and found["threshold"]["min_weekly_capacity"] == 20
+
+
+async def test_a_ready_segment_has_no_reasons(world: World) -> None:
+    c = await cluster(world)
+    await world.catch_up()
+    async with world.client("dmo") as staff:
+        found = await get(staff, f"/segments/{c.segment['id']}/readiness")
+    assert found["ready"] is True and found["reasons"] == []
+    assert found["current"]["weekly_capacity"] == 30
+
+
+async def test_an_unknown_segment_is_a_404_problem(world: World) -> None:
+    async with world.client("dmo", FAC.caller) as fac:
+        r = await fac.get("/segments/seg_nope/offer")
+    assert r.status_code == 404 and r.headers["content-type"] == PROBLEM
+
+
+async def test_a_window_that_ends_before_it_starts_is_a_422(world: World) -> None:
+    c = await cluster(world, providers=1)
+    await world.catch_up()
+    async with world.client("dmo", FAC.caller) as fac:
+        r = await fac.get(f"/segments/{c.segment['id']}/offer", params={"from": "2030-02-01", "to": "2030-01-01"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.to"
+
+
+async def test_health_ready_shows_the_feed_lag(world: World) -> None:
+    await world.catch_up()
+    async with world.client("dmo") as staff:
+        ready = await get(staff, "/health/ready")
+    assert ready["status"] == "ok" and ready["lag_seconds"] is not None
+    assert set(ready["positions"]) == {"segmentation", "integration", "administration"}
+
+
+async def test_the_offer_pages_its_providers_by_name(world: World) -> None:
+    c = await cluster(world, providers=3)
+    await world.catch_up()
+    seen: list[str] = []
+    cursor = None
+    async with world.client("dmo", FAC.caller) as fac:
+        for _ in range(3):
+            page = await get(fac, f"/segments/{c.segment['id']}/offer", limit=1,
+                             **({"cursor": cursor} if cursor else {}))
+            seen += [p["name"] for p in page["providers"]]
+            cursor = page["next_cursor"]
+        assert cursor is None
+        whole = await get(fac, f"/segments/{c.segment['id']}/offer")
+    assert seen == [p["name"] for p in whole["providers"]] == sorted(seen) and len(seen) == 3
