@@ -134,12 +134,11 @@ async def campaign_of(session: AsyncSession, *, campaign_id: str | None, trackin
     (then the same one); an unknown one is a 422 naming the field."""
     if campaign_id is None and tracking_code is None:
         return None, None
+    field, value = ("campaign_id", campaign_id) if campaign_id is not None else ("tracking_code", tracking_code)
     if campaign_id is not None:
         campaign = await session.get(Campaign, campaign_id)
-        field, value = "campaign_id", campaign_id
     else:
         campaign = await session.scalar(sa.select(Campaign).where(Campaign.tracking_code == tracking_code))
-        field, value = "tracking_code", tracking_code
     if campaign is None:
         raise Invalid(f"No campaign has this {field}.", errors=[
             FieldError(field=field, message=f"unknown {field.replace('_', ' ')}", value=value)])
