@@ -57,9 +57,10 @@ def plans() -> list[Plan]:
     return found
 
 
-def _body(plan: Plan, facilitator_id: str, today: date) -> dict[str, Any]:
+def _body(plan: Plan, facilitator_id: str, today: date, tracking_code: str | None) -> dict[str, Any]:
     start = today + timedelta(days=4 + plan.n % 7)
-    return {"specialty": plan.specialty, "source_market": plan.market, "facilitator_id": facilitator_id,
+    campaign = {"tracking_code": tracking_code} if tracking_code and plan.market == "GB" and plan.n % 4 == 0 else {}
+    return {**campaign, "specialty": plan.specialty, "source_market": plan.market, "facilitator_id": facilitator_id,
             "preferred_from": start.isoformat(), "preferred_to": (start + timedelta(days=10)).isoformat(),
             "languages": plan.languages,
             "contact": {"name": f"Demo Patient {plan.n + 1:02d}", "email": f"patient{plan.n + 1:02d}@example.org"},
@@ -116,13 +117,15 @@ async def _quote(client: httpx.AsyncClient, plan: Plan, enquiry_id: str, provide
                                        headers={"Idempotency-Key": f"demo:quote:{plan.n}"}))
 
 
-async def load_enquiries(client: httpx.AsyncClient) -> None:
-    """The forty enquiries (``client``: the gateway, as staff or admin)."""
+async def load_enquiries(client: httpx.AsyncClient, *, tracking_code: str | None = None) -> None:
+    """The forty enquiries (``client``: the gateway, as staff or admin). With ``tracking_code``
+    (the active demo campaign's), every fourth British patient came through that campaign."""
     register = (await _ok(await client.get("/integration/stakeholders", params={"limit": 500})))["items"]
     by_name = {s["name"]: s["id"] for s in register}
     ids = {slug: by_name[body["name"]] for slug, body, _ in STAKEHOLDERS if body["name"] in by_name}
     today = datetime.now(UTC).date()
     for plan in plans():
-        enquiry = await _ok(await client.post("/promotion/enquiries", json=_body(plan, ids[plan.facilitator], today),
+        body = _body(plan, ids[plan.facilitator], today, tracking_code)
+        enquiry = await _ok(await client.post("/promotion/enquiries", json=body,
                                               headers={"Idempotency-Key": f"demo:enquiry:{plan.n}"}))
         await _advance(client, plan, enquiry, today)

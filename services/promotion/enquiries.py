@@ -130,24 +130,22 @@ def owner_of(caller: Caller, enquiry_in: EnquiryIn) -> str | None:
 
 async def campaign_of(session: AsyncSession, *, campaign_id: str | None, tracking_code: str | None
                       ) -> tuple[str | None, str | None]:
-    """The campaign an enquiry carries, by id or tracking code (both must name the same one)."""
+    """The campaign an enquiry carries (its id and tracking code), named by either or both
+    (then the same one); an unknown one is a 422 naming the field."""
     if campaign_id is None and tracking_code is None:
         return None, None
-    by_code = None
-    if tracking_code is not None:
-        by_code = await session.scalar(sa.select(Campaign).where(Campaign.tracking_code == tracking_code))
-        if by_code is None:
-            raise Invalid("No campaign has this tracking code.", errors=[
-                FieldError(field="tracking_code", message="unknown tracking code", value=tracking_code)])
+    field, value = ("campaign_id", campaign_id) if campaign_id is not None else ("tracking_code", tracking_code)
     if campaign_id is not None:
-        if await session.get(Campaign, campaign_id) is None:
-            raise Invalid("No such campaign.", errors=[
-                FieldError(field="campaign_id", message="unknown campaign", value=campaign_id)])
-        if by_code is not None and by_code.id != campaign_id:
-            raise Invalid("The tracking code belongs to another campaign.", errors=[
-                FieldError(field="tracking_code", message=f"not the code of campaign {campaign_id}",
-                           value=tracking_code)])
-    return (campaign_id or (by_code.id if by_code else None)), (by_code.tracking_code if by_code else None)
+        campaign = await session.get(Campaign, campaign_id)
+    else:
+        campaign = await session.scalar(sa.select(Campaign).where(Campaign.tracking_code == tracking_code))
+    if campaign is None:
+        raise Invalid(f"No campaign has this {field}.", errors=[
+            FieldError(field=field, message=f"unknown {field.replace('_', ' ')}", value=value)])
+    if tracking_code not in (None, campaign.tracking_code):
+        raise Invalid("The tracking code is not the campaign's.", errors=[
+            FieldError(field="tracking_code", message=f"not the code of campaign {campaign.id}", value=tracking_code)])
+    return campaign.id, campaign.tracking_code
 
 
 async def create(session: AsyncSession, *, actor: Caller, enquiry_in: EnquiryIn, facilitator_id: str | None,

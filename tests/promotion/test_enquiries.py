@@ -105,7 +105,10 @@ async def test_a_campaign_by_id_or_tracking_code_and_unknown_ones_refused(world:
         by_code = await new_enquiry(fac, specialty, tracking_code=campaign["code"])
         assert (by_code["campaign_id"], by_code["tracking_code"]) == (campaign["id"], campaign["code"])
         by_id = await new_enquiry(fac, specialty, campaign_id=campaign["id"])
-        assert by_id["campaign_id"] == campaign["id"]
+        assert (by_id["campaign_id"], by_id["tracking_code"]) == (campaign["id"], campaign["code"])
+        r = await fac.post("/enquiries", json=enquiry_body(specialty, campaign_id=campaign["id"],
+                                                           tracking_code="OTHER"))
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "tracking_code", r.text
         for field, value in (("tracking_code", "NOPE-1"), ("campaign_id", "cmp_nope")):
             r = await fac.post("/enquiries", json=enquiry_body(specialty, **{field: value}))
             assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, r.text

@@ -13,10 +13,12 @@ from tests.promotion.helpers import (
     able_provider,
     accredit,
     capacity,
+    enquiry_body,
     new_enquiry,
     routed_to,
     stakeholder,
 )
+from tests.support import asgi_client, build, facilitator, free_port, settings_for
 
 
 async def test_an_enquiry_reaches_only_providers_that_can_take_it(world: World, agent: str, specialty: str) -> None:
@@ -105,3 +107,16 @@ async def test_a_declined_place_is_offered_to_another_provider(world: World, age
     async with world.as_facilitator(agent) as fac:
         after = (await fac.get(f"/enquiries/{enquiry['id']}")).json()
     assert {a["stakeholder_id"]: a["status"] for a in after["assignments"]} == {first: "declined", spare: "pending"}
+
+
+async def test_with_administration_down_the_enquiry_is_kept_new_and_routed_later(
+        world: World, prom: httpx.AsyncClient, agent: str, specialty: str) -> None:
+    able = await able_provider(world, specialty)
+    settings = settings_for("promotion", world.url, world.tmp, sweep_interval_seconds=0, service_urls={
+        **world.pair.urls, "administration": f"http://127.0.0.1:{free_port()}"})
+    async with asgi_client(build("promotion", settings), facilitator(agent)) as cut_off:
+        r = await cut_off.post("/enquiries", json=enquiry_body(specialty))
+    assert r.status_code == 201 and r.json()["status"] == "new", r.text
+    assert "could not be read" in r.json()["status_reason"]
+    assert (await prom.post("/routing/retry", json={})).json()["routed"] >= 1
+    assert routed_to((await prom.get(f"/enquiries/{r.json()['id']}")).json()) == {able}
