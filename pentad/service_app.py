@@ -8,7 +8,7 @@ app on the same ``resources`` and ``health_router``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Annotated, Any
@@ -121,19 +121,36 @@ async def running(db: Database, sweeps: Sequence[Sweep], settings: Settings) -> 
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+@asynccontextmanager
+async def working(state: Mapping[str, Any], workers: Sequence[Callable[[Mapping[str, Any]], Coroutine[Any, Any, None]]]
+                  ) -> AsyncIterator[None]:
+    """Each worker as a task for as long as the block lasts."""
+    tasks = [asyncio.create_task(worker(state)) for worker in workers]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def build_service_app(settings: Settings, *, title: str, description: str,
                       routers: Sequence[APIRouter], version: str = "0.1.0",
                       state: Callable[[Settings], Mapping[str, Any]] | None = None,
-                      sweeps: Sequence[Sweep] = ()) -> ASGIApp:
+                      sweeps: Sequence[Sweep] = (),
+                      workers: Sequence[Callable[[Mapping[str, Any]], Coroutine[Any, Any, None]]] = ()) -> ASGIApp:
     """``state`` adds a service's own per-process objects (caches...) to the lifespan state;
-    ``sweeps`` run periodically in every process (``pentad.sweeps``)."""
+    ``sweeps`` run periodically in every process (``pentad.sweeps``); ``workers`` are long-lived
+    loops given the lifespan state (the coordinator's action runner), cancelled at shutdown."""
     if not settings.secret:
         raise RuntimeError("PENTAD_SECRET is required: services only accept calls the gateway signs")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
         async with resources(settings) as base, running(base["db"], sweeps, settings):
-            yield {**base, **(state(settings) if state else {})}
+            full = {**base, **(state(settings) if state else {})}
+            async with working(full, workers):
+                yield full
 
     # No slash redirects: a redirect would name this service's own address, which only the
     # gateway should know; /x/ is simply a 404. strict_query: an unknown query parameter is a

@@ -56,3 +56,10 @@ class DevelopmentClient(ServiceClient):
             found += page.items
             if (cursor := page.next_cursor) is None:
                 return found
+
+    async def create_initiative(self, initiative: dict[str, Any], *, idempotency_key: str) -> InitiativeRef:
+        """Open an initiative (``POST /initiatives``); a retry under the same key answers the
+        first one and opens nothing new."""
+        response = await self.request("POST", "/initiatives", json=initiative,
+                                      headers={"Idempotency-Key": idempotency_key})
+        return InitiativeRef.model_validate_json(response.content)
