@@ -204,6 +204,9 @@ def _finish(session: AsyncSession, action: Action, steps: list[ActionStep]) -> N
     else:
         status = ActionStatus.failed if action.reasons else ActionStatus.succeeded
     now = utcnow()
+    for step in steps:
+        if step.status == StepStatus.pending:  # never reached: the action failed before them
+            step.status, step.finished_at = StepStatus.skipped, now
     action.status, action.phase, action.finished_at, action.updated_at = status, "done", now, now
     action.lease_owner, action.lease_expires_at = None, None
     outbox.record(session, type=f"action.{status}", subject=action.id,

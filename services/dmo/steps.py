@@ -96,8 +96,17 @@ def outcome_of(exc: Exception) -> Refused | None:
         return exc
     if isinstance(exc, UpstreamError) and exc.upstream_status is not None \
             and 400 <= exc.upstream_status < 500 and exc.upstream_status not in TRANSIENT_STATUSES:
-        return Refused(str(exc), status=exc.upstream_status, problem=_short(exc.problem))
+        return Refused(str(exc) + _fields(exc.problem), status=exc.upstream_status, problem=_short(exc.problem))
     return None
+
+
+def _fields(problem: dict[str, Any]) -> str:
+    """The pillar's field errors, for the reason to say which input it refused."""
+    errors = problem.get("errors")
+    if not isinstance(errors, list) or not errors:
+        return ""
+    said = [f"{e.get('field')}: {e.get('message')}" for e in errors[:5] if isinstance(e, dict)]
+    return f" ({'; '.join(said)})" if said else ""
 
 
 def _short(problem: dict[str, Any]) -> dict[str, Any]:
