@@ -58,8 +58,8 @@ def _port(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
 
-@pytest.fixture(scope="module")
-async def actions_world(databases: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ActionWorld]:
+@pytest.fixture(scope="module", name="actions_world")
+async def actions_world_fixture(databases: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ActionWorld]:
     async with AsyncExitStack() as stack:
         yield await start_action_world(stack, databases, tmp_path_factory.mktemp("actions"))
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.dmo.conftest_actions import (  # noqa: F401 - the fixture
+from tests.dmo.conftest_actions import (
     ActionWorld,
-    actions_world,
+    actions_world_fixture,  # noqa: F401 - the fixture ``actions_world``
     administration_of,
     finished,
     onboarding,
