@@ -8,6 +8,11 @@ coordinator runs in this process too, its runner on a fast clock.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -22,7 +27,7 @@ from services.dmo.app import create_app
 from services.dmo.runner import ActionSettings
 from tests.dmo.fake_promotion import FakePromotion
 from tests.pillars import service_urls, start_pair, unique
-from tests.support import STAFF, SignedAs, serving, settings_for
+from tests.support import SECRET, STAFF, SignedAs, serving, settings_for
 
 PILLARS = ("segmentation", "integration", "administration", "development")
 FAST = ActionSettings(poll_seconds=0.2, lease_seconds=2.0, backoff_seconds=0.1, backoff_max_seconds=0.5)
@@ -40,13 +45,20 @@ class ActionWorld:
 
 
 async def start_action_world(stack: AsyncExitStack, databases: Any, tmp: Path, *,
-                             config: ActionSettings | None = FAST) -> ActionWorld:
-    """The pillars, the fake Promotion and (unless ``config`` is None) the coordinator."""
+                             config: ActionSettings | None = FAST, external: tuple[str, ...] = ()) -> ActionWorld:
+    """The pillars, the fake Promotion and (unless ``config`` is None) the coordinator, in this
+    process; those named in ``external`` only get their database and address (a test runs
+    them as processes of their own, ``Process``)."""
     urls = service_urls()
     fake = FakePromotion(tmp / "promotion.json")
-    await stack.enter_async_context(serving(fake.app(), _port(urls["promotion"])))
-    pair = await start_pair(stack, databases, tmp, urls, services=PILLARS, sweep_interval_seconds=0)
+    if "promotion" not in external:
+        await stack.enter_async_context(serving(fake.app(), _port(urls["promotion"])))
+    pair = await start_pair(stack, databases, tmp, urls, services=tuple(p for p in PILLARS if p not in external),
+                            sweep_interval_seconds=0)
     dbs = {**pair.databases, "dmo": await databases.new("dmo")}
+    for name in external:
+        if name in PILLARS:
+            dbs[name] = await databases.new(name)
     if config is not None:
         app = create_app(settings_for("dmo", dbs["dmo"], tmp, service_urls=urls, sweep_interval_seconds=0),
                          actions=config)
@@ -56,6 +68,53 @@ async def start_action_world(stack: AsyncExitStack, databases: Any, tmp: Path, *
 
 def _port(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
+
+
+class Process:
+    """A component (or the fake Promotion) as a process of its own, to SIGKILL and start again."""
+
+    def __init__(self, world: ActionWorld, name: str, **env: str) -> None:
+        self.world, self.name, self.env = world, name, env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = world.tmp / f"{name}.log"
+
+    def _command(self) -> list[str]:
+        if self.name == "promotion":
+            return [sys.executable, "-m", "tests.dmo.fake_promotion", str(_port(self.world.urls["promotion"])),
+                    str(self.world.promotion.path)]
+        return [sys.executable, "-m", "launcher.serve", self.name]
+
+    def _spawn(self, environment: dict[str, str]) -> subprocess.Popen[bytes]:
+        with self.log.open("ab") as log:
+            return subprocess.Popen(self._command(), stdout=log, stderr=subprocess.STDOUT, env=environment)
+
+    async def start(self, **env: str) -> None:
+        """Start it (``env`` added to this start only) and wait until it answers."""
+        environment = {**os.environ, "PENTAD_SECRET": SECRET, "PENTAD_HOST": "127.0.0.1",
+                       "PENTAD_PORT": str(_port(self.world.urls[self.name])),
+                       "PENTAD_DATABASE_URL": self.world.databases.get(self.name, ""),
+                       "PENTAD_SERVICE_URLS": json.dumps(self.world.urls), "PENTAD_DATA_DIR": str(self.world.tmp),
+                       "PENTAD_LOG_FORMAT": "json", "PENTAD_SWEEP_INTERVAL_SECONDS": "0", **self.env, **env}
+        self.proc = self._spawn(environment)
+        deadline = asyncio.get_running_loop().time() + 30
+        async with httpx.AsyncClient(timeout=2) as client:
+            while asyncio.get_running_loop().time() < deadline:
+                assert self.proc.poll() is None, f"{self.name} exited:\n{self.log.read_text()[-3000:]}"
+                try:
+                    r = await client.get(self.world.urls[self.name] + ("/campaigns/none" if self.name == "promotion"
+                                                                      else "/health/live"))
+                    if r.status_code in (200, 401):
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"{self.name} did not start:\n{self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no last commit."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
 
 
 @pytest.fixture(scope="module", name="actions_world")
