@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from pentad.money import Money
 from services.administration.schemas import MembershipTier
@@ -45,7 +45,7 @@ class LaunchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     campaign_id: Id
-    open_initiatives: bool = Field(False, description="When a segment is not ready, open a development "
+    open_initiatives: StrictBool = Field(False, description="When a segment is not ready, open a development "
                                                       "initiative for each of its gaps.")
 
 
