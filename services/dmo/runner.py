@@ -278,10 +278,15 @@ class Runner:
                     log.exception("action.runner_failed")
                 soon = await self._wait(soon)
         finally:
-            write_intent.reset(token)
+            held = list(self.running)
             for task in self.running.values():
                 task.cancel()
             await asyncio.gather(*self.running.values(), return_exceptions=True)
+            # A clean stop hands its actions back at once rather than when their leases lapse;
+            # a step cut short stays `running` and is sent again under its key.
+            for action_id in held:
+                await self._release(action_id, after=0.0)
+            write_intent.reset(token)
 
     async def _wait(self, soon: bool) -> bool:
         """Sleep until the next look; True when woken (a route's commit may land just after
@@ -318,13 +323,14 @@ class Runner:
             self.running.pop(action_id, None)
             self.wake.set()  # a slot is free, and a retry may be due
 
-    async def _release(self, action_id: str) -> None:
-        """After an unexpected error (a database hiccup): back off and let any runner resume it."""
+    async def _release(self, action_id: str, *, after: float | None = None) -> None:
+        """Let any runner resume the action (after an unexpected error, a database hiccup:
+        ``poll_seconds`` later)."""
+        wait = timedelta(seconds=self.config.poll_seconds if after is None else after)
         try:
             async with self.db.sessionmaker() as session:
                 await session.execute(sa.update(Action).where(Action.id == action_id, Action.lease_owner == self.owner)
-                                      .values(lease_owner=None, lease_expires_at=None,
-                                              next_attempt_at=utcnow() + timedelta(seconds=self.config.poll_seconds)))
+                                      .values(lease_owner=None, lease_expires_at=None, next_attempt_at=utcnow() + wait))
                 await session.commit()
         except Exception:
             log.exception("action.release_failed", action_id=action_id)
