@@ -27,8 +27,8 @@ def action_input(onboard_in: OnboardIn, *, today: date) -> dict[str, Any]:
 def _next_year(day: date) -> date:
     try:
         return day.replace(year=day.year + 1)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + 1, day=28)
+    except ValueError:  # 29 February: the year ends on 28 February
+        return day.replace(year=day.year + 1, month=3, day=1)
 
 
 async def register(call: Call) -> Done:
