@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from pentad.deps import RequireStaff, Session
+from pentad.identity import Caller
 from pentad.orm import utcnow
 from pentad.pagination import Page, Paging
 from services.dmo import actions, launch, onboard
 from services.dmo.action_schemas import ActionKind, ActionOut, ActionStatus, LaunchIn, OnboardIn
+from services.dmo.steps import StepDef
 
 router = APIRouter()
 
@@ -38,8 +41,8 @@ async def _action(action_id: str, session: Session, _: RequireStaff) -> ActionOu
     return actions.present(action, (await actions.steps_of(session, [action.id]))[action.id])
 
 
-async def _started(session: Session, response: Response, wake: Wake, caller: Any, *, kind: ActionKind,
-                   input: dict[str, Any], plan: Any) -> ActionOut:
+async def _started(session: Session, response: Response, wake: Wake, caller: Caller, *, kind: ActionKind,
+                   input: dict[str, Any], plan: Sequence[StepDef]) -> ActionOut:
     action, steps = await actions.create(session, kind=kind, input=input, plan=plan, caller=caller)
     response.headers["Location"] = f"/actions/{action.id}"
     wake.set()
