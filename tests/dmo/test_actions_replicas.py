@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 from pentad.db import Database
 from pentad.identity import Caller, Role
@@ -15,6 +17,7 @@ from pentad.orm import utcnow
 from services.dmo import actions, onboard
 from services.dmo.action_schemas import ActionKind
 from services.dmo.app import create_app
+from services.dmo.models import Action
 from services.dmo.runner import claim, due
 from tests.dmo.conftest_actions import FAST, finished, onboarding, stakeholders_named, start, start_action_world
 from tests.support import STAFF, SignedAs, free_port, serving, settings_for
@@ -35,14 +38,16 @@ async def test_one_runner_wins_the_lease_and_a_lapsed_one_is_taken_over(database
     try:
         action_id = await _one_action(db)
         assert await due(db, limit=10) == [action_id]
-        won = await asyncio.gather(*(claim(db, action_id=action_id, owner=f"runner-{i}", lease=0.5)
+        won = await asyncio.gather(*(claim(db, action_id=action_id, owner=f"runner-{i}", lease=60)
                                      for i in range(8)))
         assert sorted(won) == [False] * 7 + [True]
         assert await due(db, limit=10) == []  # held
-        assert not await claim(db, action_id=action_id, owner="late", lease=0.5)
-        await asyncio.sleep(0.6)
-        assert await due(db, limit=10) == [action_id]  # the holder stopped renewing: free again
-        assert await claim(db, action_id=action_id, owner="late", lease=0.5)
+        assert not await claim(db, action_id=action_id, owner="late", lease=60)
+        async with db.sessionmaker() as session:  # the holder stopped renewing a minute ago
+            await session.execute(sa.update(Action).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+            await session.commit()
+        assert await due(db, limit=10) == [action_id]  # free again
+        assert await claim(db, action_id=action_id, owner="late", lease=60)
         async with db.read_sessionmaker() as session:
             action = await actions.get_or_raise(session, action_id=action_id)
         assert action.lease_owner == "late" and action.lease_expires_at is not None
@@ -53,9 +58,11 @@ async def test_one_runner_wins_the_lease_and_a_lapsed_one_is_taken_over(database
 
 async def test_two_replicas_run_each_action_once(databases: Any, tmp: Any) -> None:
     async with AsyncExitStack() as stack:
-        world = await start_action_world(stack, databases, tmp)  # replica one, at the world's dmo address
+        # Leases far longer than a step, even on a loaded machine: a takeover here would be a bug.
+        config = FAST.model_copy(update={"lease_seconds": 60.0})
+        world = await start_action_world(stack, databases, tmp, config=config)  # replica one
         second = create_app(settings_for("dmo", world.databases["dmo"], tmp, service_urls=world.urls,
-                                         sweep_interval_seconds=0), actions=FAST)
+                                         sweep_interval_seconds=0), actions=config)
         port = free_port()
         await stack.enter_async_context(serving(second, port))
         bodies = [onboarding() for _ in range(6)]
