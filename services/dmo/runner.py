@@ -139,6 +139,8 @@ async def _perform(move: Move) -> Done | Refused | Exception:
         return await move.step.run(move.call)
     except Exception as exc:  # any failure: a business one (4xx), or one to wait out
         refused = outcome_of(exc)
+        if move.undo and refused is not None and refused.status == 404:
+            return Done({})  # the record is gone: nothing left to undo
         if refused is None or move.undo:
             # An undo is never given up: it is what keeps the action from ending half done.
             log.warning("action.step_retry", action_id=move.call.action_id, step=move.step.name, undo=move.undo,

@@ -206,3 +206,17 @@ async def test_actions_are_listed_by_kind_and_status(actions_world: ActionWorld)
         page = r.json()
         assert len(page["items"]) == 1 and page["next_cursor"]
         assert (await dmo.get("/actions", params={"status": "paused"})).status_code == 422
+
+
+async def test_an_undo_whose_record_is_gone_counts_as_undone(actions_world: ActionWorld,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from pentad.client import UpstreamError
+    from services.integration.client import IntegrationClient
+
+    async def gone(self: Any, stakeholder_id: str, status: str) -> Any:
+        raise UpstreamError("integration answered 404: No stakeholder.", upstream_status=404, problem={"status": 404})
+
+    monkeypatch.setattr(IntegrationClient, "set_status", gone)
+    async with actions_world.client("dmo") as dmo:
+        action = await finished(dmo, (await start(dmo, "onboard-provider", onboarding(scheme_id="sch_gone")))["id"])
+    assert action["status"] == "compensated" and action["steps"][0]["status"] == "compensated", action
