@@ -158,9 +158,10 @@ def build_service_app(settings: Settings, *, title: str, description: str,
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
-        async with resources(settings) as base, running(base["db"], sweeps, settings), \
-                looping(base, background):
-            yield {**base, **(state(settings) if state else {})}
+        async with resources(settings) as base, running(base["db"], sweeps, settings):
+            full: State = {**base, **(state(settings) if state else {})}  # type: ignore[typeddict-item]
+            async with looping(full, background):
+                yield full
 
     # No slash redirects: a redirect would name this service's own address, which only the
     # gateway should know; /x/ is simply a 404. strict_query: an unknown query parameter is a

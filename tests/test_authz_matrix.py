@@ -13,6 +13,7 @@ feed does not grow and the record (or list) it names reads back the same.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import uuid
@@ -163,6 +164,25 @@ def _enquiry() -> dict[str, Any]:
 def _quote() -> dict[str, Any]:
     return {"items": [{"description": "Knee replacement", "amount_minor": 520000, "currency": "EUR"}],
             "valid_until": day(30)}
+def _launch(_: Seeded) -> dict[str, Any]:
+    return {"campaign_id": f"cmp_matrix_{_tag()}"}  # no such campaign: the action ends failed at once
+
+
+def _onboarding(s: Seeded) -> dict[str, Any]:
+    return {"stakeholder": {"kind": "clinic", "name": f"Matrix clinic {_tag()}", "country": "HR", "city": "Rijeka",
+                            "specialties": [s.specialty]},
+            "accreditation": {"scheme_id": "sch_jci", "certificate_no": f"JCI-{_tag()}", "issued_on": "2026-01-05"},
+            "membership": {"tier": "associate", "dues": {"amount": "100.00", "currency": "EUR"}}}
+
+
+async def _actions_idle(s: Seeded) -> None:
+    async with s.client("staff") as staff:
+        for _ in range(200):
+            r = await staff.get("/dmo/actions", params={"status": "running"})
+            if r.status_code == 200 and not r.json()["items"]:
+                return
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"actions still running: {r.text[:500]}")
 
 
 SIX = ("segmentation", "integration", "administration", "development", "promotion", "dmo")
@@ -274,6 +294,12 @@ TABLE: dict[tuple[str, str], Op] = {
     ("GET", "/dmo/reactions"): Op(STAFF),
     ("POST", "/dmo/rebuilds"): Op(STAFF),
     ("GET", "/dmo/rebuilds"): Op(STAFF),
+    # -- dmo: durable actions, staff only (each allowed POST starts one: wait for the others
+    # to end first, so a denied call's "nothing changed" is not blurred by one finishing)
+    ("POST", "/dmo/actions/launch-campaign"): Op(STAFF, body=_launch, prepare=_actions_idle),
+    ("POST", "/dmo/actions/onboard-provider"): Op(STAFF, body=_onboarding, prepare=_actions_idle),
+    ("GET", "/dmo/actions"): Op(STAFF),
+    ("GET", "/dmo/actions/{action_id}"): Op(STAFF),
 }
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
@@ -322,7 +348,7 @@ async def _created(plat: Seeded, path: str, body: Body) -> str:
     if path not in plat.extra:
         async with plat.client("staff") as staff:
             r = await staff.post(path, json=body(plat) if body else None)
-            assert r.status_code == 201, r.text
+            assert r.status_code in (201, 202), r.text  # 202: an action, started
             plat.extra[path] = r.json()["id"]
     return str(plat.extra[path])
 
@@ -367,6 +393,8 @@ async def _fill(plat: Seeded, template: str, caller: str, expected: str | int, h
                                    ("assessment", "assessments", _assessment)):
         if "{" + name + "_id}" in path:
             path = path.replace("{" + name + "_id}", await _created(plat, f"/development/{collection}", body))
+    if "{action_id}" in path:
+        path = path.replace("{action_id}", await _created(plat, "/dmo/actions/launch-campaign", _launch))
     if "{scheme_id}" in path:
         path = path.replace("{scheme_id}", "sch_jci")
     if "{campaign_id}" in path:  # a draft: partners must not learn it exists

@@ -70,14 +70,10 @@ class DevelopmentClient(ServiceClient):
     async def assessment_points(self) -> list[AssessmentPointRef]:
         """Every segment's point of every assessment, oldest first, all pages."""
         return await self.get_all("/assessments", AssessmentPointRef)
-    async def create_initiative(self, *, segment_id: str, gap: str, title: str, idempotency_key: str,
-                                owner: str = "DMO coordinator", description: str | None = None,
-                                budget: dict[str, str] | None = None) -> InitiativeRef:
-        """Open an initiative. ``idempotency_key`` makes a retry (a replayed event, a resumed
-        action) answer the first initiative instead of opening a second one."""
-        body: dict[str, Any] = {"segment_id": segment_id, "gap": gap, "title": title[:200], "owner": owner,
-                                "budget": budget or {"amount": "0.00", "currency": "EUR"}}
-        if description:
-            body["description"] = description[:4000]
-        response = await self.request("POST", "/initiatives", json=body, headers={"Idempotency-Key": idempotency_key})
+
+    async def create_initiative(self, initiative: dict[str, Any], *, idempotency_key: str) -> InitiativeRef:
+        """Open an initiative (``POST /initiatives``); a retry under the same key answers the
+        first one and opens nothing new."""
+        response = await self.request("POST", "/initiatives", json=initiative,
+                                      headers={"Idempotency-Key": idempotency_key})
         return InitiativeRef.model_validate_json(response.content)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from pentad.http import ASGIApp
 from pentad.service_app import build_service_app
 from pentad.settings import Settings
 from pentad.state import RequestState
-from services.dmo import api, offer
+from services.dmo import action_api, api, offer, runner
 from services.dmo.cache import AnswerCache
 from services.dmo.consumer import consume
+from services.dmo.runner import ActionSettings
 from services.dmo.schemas import Offer
 
 
@@ -22,15 +25,19 @@ async def feed_lag(state: RequestState) -> Mapping[str, Any]:
         return await offer.feed_position(session, datetime.now(UTC))
 
 
-def create_app(settings: Settings | None = None) -> ASGIApp:
+def create_app(settings: Settings | None = None, *, actions: ActionSettings | None = None) -> ASGIApp:
+    """``actions``: the action runner's clock (default: from ``PENTAD_DMO_ACTIONS_*``)."""
     return build_service_app(
         settings or Settings(service="dmo"),
         title="Pentad DMO coordinator",
         description=(
             "Cross-pillar actions and reactions: offer, readiness, campaign launch, scorecard."
         ),
-        routers=[api.router],
-        state=lambda s: {"offer_cache": AnswerCache[Offer](ttl=s.dmo_offer_cache_seconds)},
-        background=[consume],
+        routers=[api.router, action_api.router],
+        # The runner's wake-up call: a route that creates an action rings it.
+        state=lambda s: {"offer_cache": AnswerCache[Offer](ttl=s.dmo_offer_cache_seconds),
+                         "action_wake": asyncio.Event()},
+        # The feed consumer and the action runner, beside the routes in every process.
+        background=[consume, partial(runner.work, config=actions or ActionSettings())],
         ready=feed_lag,
     )

@@ -222,9 +222,10 @@ async def _execute(db: Database, hands: Hands, reaction: Reaction) -> dict[str, 
         paused = [c.id for c in await hands.promotion.campaigns(status="active", segment_id=segment_id)]
         for campaign_id in paused:
             await hands.promotion.pause(campaign_id, reason=reaction.reason[:500])
-        initiative = await hands.development.create_initiative(
-            segment_id=segment_id, gap=_gap_name(reaction.outcome.get("reasons", [])),
-            title=f"Close the gap of segment {segment_id}", description=reaction.reason,
+        initiative = await hands.development.create_initiative({
+            "segment_id": segment_id, "gap": _gap_name(reaction.outcome.get("reasons", [])),
+            "title": f"Close the gap of segment {segment_id}", "description": reaction.reason[:4000],
+            "owner": "DMO coordinator", "budget": {"amount": "0.00", "currency": "EUR"}},
             idempotency_key=f"dmo-reaction-{reaction.key}")
         return {"campaigns_paused": paused, "initiative_id": initiative.id}
     if reaction.kind == "segment.ready_again":

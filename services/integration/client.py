@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
@@ -107,3 +108,16 @@ class IntegrationClient(ServiceClient):
     async def packages(self, *, status: str | None = "published") -> list[PackageRef]:
         """Packages (default: the published ones), every page."""
         return await self.get_all("/packages", PackageRef, [("status", status)] if status else ())
+
+    async def register(self, stakeholder: dict[str, Any], *, idempotency_key: str) -> StakeholderRef:
+        """Register a stakeholder (``POST /stakeholders``); a retry under the same key answers
+        the first registration and registers nothing new."""
+        response = await self.request("POST", "/stakeholders", json=stakeholder,
+                                      headers={"Idempotency-Key": idempotency_key})
+        return StakeholderRef.model_validate_json(response.content)
+
+    async def set_status(self, stakeholder_id: str, status: str) -> StakeholderRef:
+        """Activate or deactivate a stakeholder; setting the status it has changes nothing."""
+        response = await self.request("PATCH", f"/stakeholders/{quote(stakeholder_id, safe='')}",
+                                      json={"status": status})
+        return StakeholderRef.model_validate_json(response.content)

@@ -78,11 +78,12 @@ class PromotionClient(ServiceClient):
         params = [(name, value) for name, value in (("status", status), ("segment_id", segment_id)) if value]
         return await self.get_all("/campaigns", CampaignRef, params)
 
-    async def activate(self, campaign_id: str, *, action_id: str) -> CampaignRef:
+    async def activate(self, campaign_id: str, *, action_id: str, idempotency_key: str | None = None) -> CampaignRef:
         """Make a launched campaign active (coordinator only). Activating again for the same
         action is a no-op answering the campaign, so a retried step never changes anything twice."""
         response = await self.request("POST", f"/campaigns/{quote(campaign_id, safe='')}/activation",
-                                      json={"action_id": action_id})
+                                      json={"action_id": action_id},
+                                      headers={"Idempotency-Key": idempotency_key} if idempotency_key else None)
         return CampaignRef.model_validate_json(response.content)
 
     async def pause(self, campaign_id: str, *, reason: str) -> CampaignRef:

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "dmo_0004"
-down_revision = "dmo_0002"
+down_revision = "dmo_0003"
 branch_labels = None
 depends_on = None
 
