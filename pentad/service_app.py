@@ -37,7 +37,7 @@ async def resources(settings: Settings, *, http_timeout: float | None = None) ->
     """The database, the shared HTTP client and the replay sweeper, for the process's life."""
     db = Database.connect(settings.resolved_database_url(), schema=settings.database_schema,
                           pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
-                          pool_timeout=settings.db_pool_timeout)
+                          pool_timeout=settings.db_pool_timeout, statement_timeout=settings.db_statement_timeout)
     http = httpx.AsyncClient(timeout=httpx.Timeout(http_timeout or settings.upstream_timeout_seconds))
     sweeper = asyncio.create_task(sweep_replays(db, retention=timedelta(hours=settings.idempotency_retention_hours)))
     try:

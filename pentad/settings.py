@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=0, ge=0)
     db_pool_timeout: float = Field(default=30.0, gt=0)  # seconds a request waits for a connection
+    # PostgreSQL: a statement running (or waiting on a lock) longer than this is cancelled and
+    # its request fails, instead of holding a connection; 0 means no limit. Migrations ignore it.
+    db_statement_timeout: float = Field(default=0.0, ge=0)
     # Shared secret the gateway signs callers' identities with; services refuse unsigned calls.
     secret: str = ""
     # Where each service listens, e.g. {"segmentation": "http://127.0.0.1:8001"}.
