@@ -20,7 +20,7 @@ import structlog
 
 from gateway.keys import hash_key, resolve
 from gateway.limits import KeyCache, RateLimiter
-from gateway.upstream import CannotConnect, ExchangeError, NoAnswerInTime, UpstreamPool
+from gateway.upstream import CannotConnect, ExchangeError, NoAnswerInTime, Upstreams
 from pentad.db import Database, write_intent
 from pentad.errors import RETRY_LATER_SECONDS
 from pentad.http import (
@@ -54,8 +54,8 @@ GATEWAY_OPEN_PATHS = PROBES | {"/health", "/openapi.json", "/docs", "/docs/oauth
 class GatewayState:
     db: Database
     http: httpx.AsyncClient  # the gateway's own rare calls: health, OpenAPI, typed clients
-    upstreams: dict[str, str]
-    pools: dict[str, UpstreamPool]  # the proxy path, one per service
+    upstreams: dict[str, list[str]]  # each service's URLs (several for several replicas)
+    pools: dict[str, Upstreams]  # the proxy path: per service, a pool per URL
     secret: bytes
     keys: KeyCache
     limiter: RateLimiter  # per API key
@@ -67,7 +67,7 @@ class GatewayState:
     origins: dict[bytes, bytes] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.origins = {url.encode(): f"/{name}".encode() for name, url in self.upstreams.items()}
+        self.origins = {url.encode(): f"/{name}".encode() for name, urls in self.upstreams.items() for url in urls}
 
     async def authenticate(self, scope: Scope) -> Caller | None:
         """The caller the presented key stands for, None without a valid key; ``Throttled``
@@ -220,7 +220,7 @@ class Gateway:
             return
         await self.admin_app(scope, replaying(body, receive), send)
 
-    async def _service(self, scope: Scope, receive: Receive, send: Send, gw: GatewayState, pool: UpstreamPool,
+    async def _service(self, scope: Scope, receive: Receive, send: Send, gw: GatewayState, pool: Upstreams,
                        prefix: str, rest: bytes) -> None:
         raw: bytes = scope.get("raw_path") or scope["path"].encode()
         if URL_NUL in raw or URL_NUL in scope.get("query_string", b""):
@@ -257,7 +257,7 @@ class Gateway:
         state["caller"] = caller
         return caller
 
-    async def _proxy(self, scope: Scope, receive: Receive, send: Send, gw: GatewayState, pool: UpstreamPool,
+    async def _proxy(self, scope: Scope, receive: Receive, send: Send, gw: GatewayState, pool: Upstreams,
                      cut: int, caller: Caller | None) -> None:
         request_id = state_of(scope)["request_id"]
         body = await read_body(receive, gw.max_body)
