@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from gateway import keys, openapi
 from gateway.proxy import gateway_state
 from gateway.schemas import KeyCreated, KeyIn, KeyOut
+from gateway.shared import publish_revocation
 from pentad.client import client_of
 from pentad.deps import RequireAdmin, Session
 from pentad.pagination import Page, Paging
@@ -45,7 +46,13 @@ async def list_keys(session: Session, _: RequireAdmin, paging: Paging) -> Page[K
 @keys_router.delete("/gateway/keys/{key_id}", status_code=204, tags=["keys"], summary="Revoke an API key")
 async def revoke_key(key_id: str, request: Request, session: Session, _: RequireAdmin) -> Response:
     await keys.revoke(session, key_id=key_id)
-    gateway_state(request).keys.forget_key_id(key_id)
+    gw = gateway_state(request)
+    gw.keys.forget_key_id(key_id)
+    if gw.redis is not None:
+        # The other replicas are told once it is true: one that looks the key up after the
+        # message must find it revoked. (Nothing else is written here: no outbox event.)
+        await session.commit()
+        await publish_revocation(gw.redis, key_id)
     return Response(status_code=204)
 
 

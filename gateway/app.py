@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 
-from gateway import api, keys
+from gateway import api, keys, shared
 from gateway.limits import KeyCache, RateLimiter
 from gateway.proxy import Gateway, GatewayProcessState, GatewayState
 from gateway.upstream import UpstreamPool, Upstreams
@@ -88,15 +88,23 @@ def create_admin_app(settings: Settings) -> FastAPI:
                               failures=RateLimiter(per_second=settings.auth_failures_per_minute / 60,
                                                    burst=settings.auth_failures_burst),
                               max_body=settings.max_body_bytes, max_own_body=settings.gateway_max_body_bytes)
-            checker = asyncio.create_task(check_health(
-                base["http"], pools, interval=settings.upstream_health_interval_seconds))
+            tasks = [asyncio.create_task(check_health(
+                base["http"], pools, interval=settings.upstream_health_interval_seconds))]
+            if settings.redis_url:
+                gw.redis = shared.connect(settings.redis_url)
+                gw.shared_limiter = shared.SharedRateLimiter(gw.redis, per_second=settings.rate_limit_per_second,
+                                                             burst=settings.rate_limit_burst, fallback=gw.limiter)
+                tasks.append(asyncio.create_task(shared.follow_revocations(gw.redis, gw.keys)))
             try:
                 await _bootstrap(base["db"], settings)
                 yield GatewayProcessState(**base, gw=gw)
             finally:
-                checker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await checker
+                for task in tasks:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                if gw.redis is not None:
+                    await gw.redis.aclose()
                 for upstream in pools.values():
                     upstream.close()
 

@@ -20,6 +20,7 @@ import structlog
 
 from gateway.keys import hash_key, resolve
 from gateway.limits import KeyCache, RateLimiter
+from gateway.shared import SharedRateLimiter
 from gateway.upstream import CannotConnect, ExchangeError, NoAnswerInTime, Upstreams
 from pentad.db import Database, write_intent
 from pentad.errors import RETRY_LATER_SECONDS
@@ -58,11 +59,14 @@ class GatewayState:
     pools: dict[str, Upstreams]  # the proxy path: per service, a pool per URL
     secret: bytes
     keys: KeyCache
-    limiter: RateLimiter  # per API key
+    limiter: RateLimiter  # per API key, this replica's own
     failures: RateLimiter  # unknown keys, per client address
     max_body: int  # for the services
     max_own_body: int  # for the gateway's own routes and unknown paths
     openapi_cache: tuple[float, dict[str, Any]] | None = None
+    # With PENTAD_REDIS_URL: shared per-key limits and revocations (gateway/shared.py).
+    redis: Any = None
+    shared_limiter: SharedRateLimiter | None = None
     # Each service's own address, and the path the caller knows it by.
     origins: dict[bytes, bytes] = field(init=False)
 
@@ -249,7 +253,8 @@ class Gateway:
                                "Send a valid API key as 'Authorization: Bearer <key>'.",
                                request_id=state["request_id"], extra_headers=[(b"www-authenticate", b"Bearer")])
             return None
-        if wait := gw.limiter.take(caller.key_id):
+        shared = gw.shared_limiter
+        if wait := (await shared.take(caller.key_id) if shared is not None else gw.limiter.take(caller.key_id)):
             await send_problem(send, 429, "rate-limited", "Too many requests",
                                "This key is over its request rate; retry after the given seconds.",
                                request_id=state["request_id"], extra_headers=_retry_after(wait))

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # partial mapping keeps the defaults of the severities it leaves out.
     complaint_sla_hours: dict[str, int] = Field(default_factory=lambda: dict(COMPLAINT_SLA_HOURS))
     # Gateway only.
+    # Redis shared by the gateway replicas: per-key rate limits and key revocations
+    # (gateway/shared.py). Empty: each replica keeps its own.
+    redis_url: str = ""
     rate_limit_per_second: float = 200.0
     rate_limit_burst: int = 400
     upstream_timeout_seconds: float = 30.0
