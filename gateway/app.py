@@ -80,7 +80,8 @@ def create_admin_app(settings: Settings) -> FastAPI:
         # (health, OpenAPI, key bindings); the proxy path has its own pools.
         async with resources(settings, http_timeout=10.0) as base:
             urls = {s: settings.urls_of(s) for s in SERVICE_NAMES}
-            pools = {s: Upstreams([_pool(url, settings) for url in service_urls]) for s, service_urls in urls.items()}
+            pools = {s: Upstreams([_pool(url, settings) for url in service_urls], name=s)
+                     for s, service_urls in urls.items()}
             gw = GatewayState(db=base["db"], http=base["http"], upstreams=urls, pools=pools,
                               secret=settings.secret.encode(), keys=KeyCache(ttl=settings.key_cache_seconds),
                               limiter=RateLimiter(per_second=settings.rate_limit_per_second,

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import structlog
+from prometheus_client import Counter
 
 from gateway.keys import hash_key, resolve
 from gateway.limits import KeyCache, RateLimiter
@@ -40,6 +41,13 @@ from pentad.identity import Caller, sign, strip_identity
 from pentad.state import State, state_of
 
 log = structlog.get_logger("pentad.gateway")
+
+RATE_LIMITED = Counter("pentad_gateway_rate_limited", "Requests refused with a 429, by which limit.", ["limit"])
+_OVER_KEY_RATE = RATE_LIMITED.labels("key")
+_UNKNOWN_KEYS = RATE_LIMITED.labels("unknown_keys_per_address")
+UPSTREAM_ERRORS = Counter("pentad_gateway_upstream_errors",
+                          "Proxied requests a service did not answer properly, by service and kind.",
+                          ["service", "kind"])
 
 # Connection-level headers are not forwarded (RFC 9110 §7.6.1); nor are client credentials.
 _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization",
@@ -232,6 +240,7 @@ class Gateway:
                                "NUL characters are not allowed in paths or queries.",
                                request_id=state_of(scope)["request_id"])
             return
+        scope["pentad.route"] = pool.route
         caller = None
         if rest.decode("latin-1") not in PROBES and (caller := await self._admit(scope, send, gw)) is None:
             return
@@ -244,6 +253,7 @@ class Gateway:
         try:
             caller = await gw.authenticate(scope)
         except Throttled as exc:
+            _UNKNOWN_KEYS.inc()
             await send_problem(send, 429, "rate-limited", "Too many requests",
                                "Too many requests with unknown keys from this address; retry after the given "
                                "seconds.", request_id=state["request_id"], extra_headers=_retry_after(exc.wait))
@@ -255,6 +265,7 @@ class Gateway:
             return None
         shared = gw.shared_limiter
         if wait := (await shared.take(caller.key_id) if shared is not None else gw.limiter.take(caller.key_id)):
+            _OVER_KEY_RATE.inc()
             await send_problem(send, 429, "rate-limited", "Too many requests",
                                "This key is over its request rate; retry after the given seconds.",
                                request_id=state["request_id"], extra_headers=_retry_after(wait))
@@ -290,12 +301,15 @@ class Gateway:
         try:
             answer = await pool.request(scope["method"].encode(), target, headers, body)
         except NoAnswerInTime:
+            UPSTREAM_ERRORS.labels(pool.name, "timeout").inc()
             await self._upstream_failed(send, 504, "upstream-timeout", "Gateway timeout", request_id)
             return
         except CannotConnect:
+            UPSTREAM_ERRORS.labels(pool.name, "unavailable").inc()
             await self._upstream_failed(send, 503, "service-unavailable", "Service unavailable", request_id)
             return
         except ExchangeError:
+            UPSTREAM_ERRORS.labels(pool.name, "bad_answer").inc()
             await self._upstream_failed(send, 502, "bad-gateway", "Bad gateway", request_id)
             return
         out = [(k, public_location(v, full_path[:cut], gw.origins) if k == b"location" else v)

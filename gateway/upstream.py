@@ -24,11 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 
 import httptools
+from prometheus_client.core import REGISTRY, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 SAFE_TO_RETRY = frozenset({b"GET", b"HEAD", b"OPTIONS"})
 IDLE_SECONDS = 50.0  # below the services' keep-alive (launcher.serve sets 75 s)
@@ -267,9 +271,12 @@ class UpstreamPool:
 class Upstreams:
     """The pools of one service's URLs: each request goes to the next healthy one in turn."""
 
-    def __init__(self, pools: list[UpstreamPool]) -> None:
+    def __init__(self, pools: list[UpstreamPool], *, name: str = "") -> None:
         self.pools = pools
+        self.name = name
+        self.route = f"/{name}/{{path}}"  # the metrics' route label for everything proxied there
         self._next = 0
+        _LIVE.add(self)
 
     async def request(self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]],
                       body: bytes) -> Answer:
@@ -299,3 +306,30 @@ class Upstreams:
     def close(self) -> None:
         for pool in self.pools:
             pool.close()
+
+
+_LIVE: weakref.WeakSet[Upstreams] = weakref.WeakSet()
+
+
+class _PoolUse(Collector):
+    """Each upstream URL's connections and health, read when Prometheus scrapes."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        open_ = GaugeMetricFamily("pentad_gateway_upstream_connections",
+                                  "Connections the gateway holds to an upstream URL, by state.",
+                                  labels=["service", "url", "state"])
+        limit = GaugeMetricFamily("pentad_gateway_upstream_max_connections",
+                                  "The bound on connections to an upstream URL.", labels=["service", "url"])
+        healthy = GaugeMetricFamily("pentad_gateway_upstream_healthy",
+                                    "1 while an upstream URL passes its health check.", labels=["service", "url"])
+        for upstreams in list(_LIVE):
+            for pool in upstreams.pools:
+                labels = [upstreams.name, pool.url]
+                open_.add_metric([*labels, "busy"], pool.in_use)
+                open_.add_metric([*labels, "idle"], len(pool._idle))
+                limit.add_metric(labels, pool.max_connections)
+                healthy.add_metric(labels, 1.0 if pool.healthy else 0.0)
+        yield from (open_, limit, healthy)
+
+
+REGISTRY.register(_PoolUse())

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # URLs for several replicas: the gateway spreads its traffic over them (round robin,
     # skipping those failing their health check); the services' typed clients use the first.
     service_urls: dict[str, str | list[str]] = Field(default_factory=dict)
+    # Prometheus metrics of this process on a port of its own (pentad/metrics.py), on `host`;
+    # 0: none. Never the public port.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
     log_format: str = "auto"  # auto (JSON unless a TTY), json, console
     log_level: str = "info"
     access_log: bool = True

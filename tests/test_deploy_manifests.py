@@ -36,6 +36,7 @@ SECRET = "pentad-secrets"
 IMAGE = "pentad"
 IMAGE_REF = "pentad:0.1.0"  # IMAGE with the kustomization's tag
 PORT = 8000
+METRICS_PORT = 9090  # on the pod only: no Service or Ingress routes to it
 # The cluster versions the manifests must be valid for: the oldest still supported
 # upstream when this was written, and the newest kubernetes-validate knows.
 KUBERNETES_VERSIONS = ("1.32.0", kubernetes_validate.latest_version())
@@ -223,6 +224,9 @@ def test_component_deployment(component: str) -> None:
     assert server["args"] == [component], "the image's entrypoint is `python -m launcher.serve`"
     assert {"name": "http", "containerPort": PORT} in server["ports"]
     assert _env(server)["PENTAD_PORT"]["value"] == str(PORT)
+    assert {"name": "metrics", "containerPort": METRICS_PORT} in server["ports"]
+    assert _env(server)["PENTAD_METRICS_PORT"]["value"] == str(METRICS_PORT)
+    assert spec["template"]["metadata"]["annotations"]["prometheus.io/port"] == str(METRICS_PORT)
     assert server["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": "http"}
     assert server["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": "http"}
     assert server["resources"]["requests"] and server["resources"]["limits"]
@@ -250,7 +254,7 @@ def test_component_service_and_disruption_budget(component: str) -> None:
     service = _one("Service", component)["spec"]
     assert service.get("type", "ClusterIP") == "ClusterIP"
     assert _matches(service["selector"], labels)
-    assert {"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"} in service["ports"]
+    assert service["ports"] == [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]
     budget = _one("PodDisruptionBudget", component)["spec"]
     assert budget["minAvailable"] == 1
     assert _matches(budget["selector"]["matchLabels"], labels)

@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from pentad.components import SERVICE_NAMES
 from tests.conftest import pg_or_skip
@@ -55,8 +56,16 @@ class Cluster:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
 
+    metrics_ports: dict[str, int] = field(default_factory=dict)
+
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
+
+    def metrics_port(self, name: str) -> int:
+        return self.metrics_ports.setdefault(name, free_port())
+
+    def metrics_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.metrics_ports[name]}/metrics"
 
     def start(self, name: str, component: str, **env: str) -> None:
         port = free_port()
@@ -118,13 +127,13 @@ async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Clu
             env={**os.environ, "PENTAD_DATABASE_URL": url}, capture_output=True, text=True, cwd=ROOT, timeout=300)
         assert migrate.returncode == 0, migrate.stderr
         for name in ("seg1", "seg2"):
-            c.start(name, "segmentation")
+            c.start(name, "segmentation", PENTAD_METRICS_PORT=str(c.metrics_port(name)))
         nowhere = f"http://127.0.0.1:{free_port()}"  # the services this test does not need
         urls = {s: nowhere for s in SERVICE_NAMES} | {"segmentation": [c.url("seg1"), c.url("seg2")]}
         gateway = {"PENTAD_SERVICE_URLS": json.dumps(urls), "PENTAD_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
                    "PENTAD_KEY_CACHE_SECONDS": "60", "PENTAD_RATE_LIMIT_PER_SECOND": str(RATE),
                    "PENTAD_RATE_LIMIT_BURST": str(BURST), "PENTAD_UPSTREAM_HEALTH_INTERVAL_SECONDS": "0.5"}
-        c.start("gwA", "gateway", **gateway, PENTAD_REDIS_URL=REDIS_URL)
+        c.start("gwA", "gateway", **gateway, PENTAD_REDIS_URL=REDIS_URL, PENTAD_METRICS_PORT=str(c.metrics_port("gwA")))
         c.start("gwB", "gateway", **gateway, PENTAD_REDIS_URL=REDIS_URL)
         c.start("gwC", "gateway", **gateway)
         for name in c.procs:
@@ -230,6 +239,51 @@ async def test_a_key_revoked_through_one_gateway_is_refused_by_the_other_at_once
         assert status == 401
         # Without Redis, C keeps trusting its cache (PENTAD_KEY_CACHE_SECONDS, here 60 s).
         assert (await call(http, "GET", c + "/segmentation/whoami", key=key)).status_code == 200
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample of a Prometheus text exposition (0 when absent)."""
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return float(s.value)
+    return 0.0
+
+
+async def test_metrics_are_served_on_their_own_port_and_never_on_the_public_side(cluster: Cluster) -> None:
+    a = cluster.url("gwA")
+    async with httpx.AsyncClient(timeout=30) as http:
+        sid = (await call(http, "POST", a + "/segmentation/segments", json=segment_body())).json()["id"]
+        assert (await call(http, "GET", a + f"/segmentation/segments/{sid}")).status_code == 200
+        await call(http, "GET", a + "/segmentation/no-such-path")
+        gateway = (await http.get(cluster.metrics_url("gwA"))).text
+        services = [(await http.get(cluster.metrics_url(n))).text for n in ("seg1", "seg2")]
+        # The public side: no key, a 401; the admin key, no such route (on the gateway or a service).
+        assert (await http.get(a + "/metrics")).status_code == 401
+        assert (await call(http, "GET", a + "/metrics")).status_code == 404
+        assert (await call(http, "GET", a + "/segmentation/metrics")).status_code == 404
+        assert (await http.get(cluster.metrics_url("gwA").replace("/metrics", "/other"))).status_code == 404
+
+    route = "/segmentation/{path}"
+    assert sample(gateway, "pentad_http_requests_total", method="POST", route=route, status="201") >= 1
+    assert sample(gateway, "pentad_http_request_duration_seconds_count", method="GET", route=route) >= 1
+    assert sample(gateway, "pentad_http_requests_total", method="POST", route="/gateway/keys", status="201") >= 1
+    assert sample(gateway, "pentad_gateway_rate_limited_total", limit="key") >= 1  # the shared-limit test's 429s
+    for url in (cluster.url("seg1"), cluster.url("seg2")):
+        assert sample(gateway, "pentad_gateway_upstream_healthy", service="segmentation", url=url) == 1
+        assert sample(gateway, "pentad_gateway_upstream_max_connections", service="segmentation", url=url) == 256
+        assert sample(gateway, "pentad_gateway_upstream_connections", service="segmentation", url=url,
+                      state="idle") >= 1
+    assert "pentad_gateway_upstream_errors_total" in gateway
+
+    assert sum(sample(t, "pentad_http_requests_total", method="POST", route="/segments", status="201")
+               for t in services) >= 1
+    assert any(sample(t, "pentad_http_requests_total", method="GET", route="/segments/{segment_id}", status="200")
+               for t in services), "route templates, not paths"
+    assert any(sample(t, "pentad_http_requests_total", method="GET", route="unmatched", status="404") for t in services)
+    heads = [sample(t, "pentad_outbox_head_seq") for t in services]
+    assert heads[0] == heads[1] > 0, "one feed, read by both processes from the shared database"
+    assert sum(sample(t, "pentad_outbox_events_written_total", type="segment.created") for t in services) >= 20
 
 
 async def test_a_killed_service_process_is_passed_over(cluster: Cluster) -> None:
