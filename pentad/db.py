@@ -75,24 +75,31 @@ def _json_loads(text: str | bytes) -> Any:
 
 
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 0, pool_timeout: float = 30.0,
-                  echo: bool = False, schema: str | None = None) -> AsyncEngine:
+                  echo: bool = False, schema: str | None = None, statement_timeout: float = 0.0) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, json_deserializer=_json_loads)
         _tune_sqlite(engine)
         return engine
     return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow,
                                pool_timeout=pool_timeout, pool_pre_ping=False, pool_recycle=1800,
-                               connect_args={**_tls_args(url), **_search_path(schema)}, json_deserializer=_json_loads)
+                               connect_args={**_tls_args(url), **_server_settings(schema, statement_timeout)},
+                               json_deserializer=_json_loads)
 
 
-def _search_path(schema: str | None) -> dict[str, Any]:
-    """PostgreSQL only: a component sharing one database with the others finds its own tables
-    in the schema named after it (``Settings.database_schema``; the launcher's concern, kept
-    to this one parameter). ``public`` stays second: a database of its own made before
-    schemas keeps its tables there (``pentad.migrate`` leaves them)."""
-    if not schema:
-        return {}
-    return {"server_settings": {"search_path": f'"{schema}", public'}}
+def _server_settings(schema: str | None, statement_timeout: float) -> dict[str, Any]:
+    """PostgreSQL only, set once per connection (no round trip per request).
+
+    A component sharing one database with the others finds its own tables in the schema
+    named after it (``Settings.database_schema``; the launcher's concern, kept to this one
+    parameter). ``public`` stays second: a database of its own made before schemas keeps its
+    tables there (``pentad.migrate`` leaves them). ``statement_timeout`` (seconds, 0: none) is
+    ``PENTAD_DB_STATEMENT_TIMEOUT``."""
+    settings: dict[str, str] = {}
+    if schema:
+        settings["search_path"] = f'"{schema}", public'
+    if statement_timeout > 0:
+        settings["statement_timeout"] = str(max(1, round(statement_timeout * 1000)))  # milliseconds
+    return {"server_settings": settings} if settings else {}
 
 
 def _tls_args(url: str) -> dict[str, Any]:

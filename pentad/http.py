@@ -19,6 +19,7 @@ import structlog
 from pentad.errors import NUL_DETAIL, problem_body
 from pentad.identity import IDENTITY_HEADERS, BadSignature, verify
 from pentad.logging import access_line
+from pentad.metrics import observe_request
 from pentad.state import state_of
 
 Scope = MutableMapping[str, Any]
@@ -172,9 +173,11 @@ class RequestContext:
             # on would only make the server drop the keep-alive connection, and the gateway
             # could hand that connection to the next caller's request.
         finally:
+            seconds = time.perf_counter() - start
+            observe_request(scope, status, seconds)
             if self.access_log:
                 access_line(method=scope["method"], path=scope["path"], status=status,
-                            duration_ms=round((time.perf_counter() - start) * 1000, 3))
+                            duration_ms=round(seconds * 1000, 3))
             structlog.contextvars.unbind_contextvars("request_id", "traceparent")
 
 

@@ -17,9 +17,10 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pentad.db import dialect_of
+from pentad.db import Database, dialect_of
 from pentad.errors import FieldError, Invalid
 from pentad.ids import new_id
+from pentad.metrics import OUTBOX_EVENTS
 from pentad.tables import outbox_events
 
 _PENDING = "pentad.outbox"
@@ -46,6 +47,15 @@ async def flush(session: AsyncSession, *, source: str) -> None:
         {"id": new_id("evt"), "type": t, "source": source, "subject": s, "time": now, "data": d}
         for t, s, d in events
     ])
+    for t, _, _ in events:  # written in the transaction about to commit (a failed commit is rare)
+        OUTBOX_EVENTS.labels(t).inc()
+
+
+async def head_seq(db: Database) -> int:
+    """The last ``seq`` of the feed (0 when empty): what the metrics report at scrape time."""
+    async with db.read_sessionmaker() as session:
+        head = await session.scalar(sa.select(sa.func.coalesce(sa.func.max(outbox_events.c.seq), 0)))
+        return int(head or 0)
 
 
 class CloudEvent(BaseModel):

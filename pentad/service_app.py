@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from pentad import outbox
+from pentad import metrics, outbox
 from pentad.db import Database
 from pentad.deps import CurrentCaller, RequireStaff, Session
 from pentad.errors import PROBLEM_JSON, PROBLEM_RESPONSES, RETRY_LATER_SECONDS, install_error_handlers, problem_body
@@ -37,12 +37,20 @@ async def resources(settings: Settings, *, http_timeout: float | None = None) ->
     """The database, the shared HTTP client and the replay sweeper, for the process's life."""
     db = Database.connect(settings.resolved_database_url(), schema=settings.database_schema,
                           pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
-                          pool_timeout=settings.db_pool_timeout)
+                          pool_timeout=settings.db_pool_timeout, statement_timeout=settings.db_statement_timeout)
     http = httpx.AsyncClient(timeout=httpx.Timeout(http_timeout or settings.upstream_timeout_seconds))
     sweeper = asyncio.create_task(sweep_replays(db, retention=timedelta(hours=settings.idempotency_retention_hours)))
+    metrics_server = None
+    if settings.metrics_port:
+        async def refresh() -> None:
+            metrics.OUTBOX_HEAD.set(await outbox.head_seq(db))
+
+        metrics_server = await metrics.serve(settings.host, settings.metrics_port, refresh=refresh)
     try:
         yield State(db=db, http=http, settings=settings)
     finally:
+        if metrics_server is not None:
+            metrics_server.close()
         sweeper.cancel()
         await http.aclose()
         await db.dispose()

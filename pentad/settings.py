@@ -37,10 +37,18 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=0, ge=0)
     db_pool_timeout: float = Field(default=30.0, gt=0)  # seconds a request waits for a connection
+    # PostgreSQL: a statement running (or waiting on a lock) longer than this is cancelled and
+    # its request fails, instead of holding a connection; 0 means no limit. Migrations ignore it.
+    db_statement_timeout: float = Field(default=0.0, ge=0)
     # Shared secret the gateway signs callers' identities with; services refuse unsigned calls.
     secret: str = ""
-    # Where each service listens, e.g. {"segmentation": "http://127.0.0.1:8001"}.
-    service_urls: dict[str, str] = Field(default_factory=dict)
+    # Where each service listens, e.g. {"segmentation": "http://127.0.0.1:8001"}; a list of
+    # URLs for several replicas: the gateway spreads its traffic over them (round robin,
+    # skipping those failing their health check); the services' typed clients use the first.
+    service_urls: dict[str, str | list[str]] = Field(default_factory=dict)
+    # Prometheus metrics of this process on a port of its own (pentad/metrics.py), on `host`;
+    # 0: none. Never the public port.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
     log_format: str = "auto"  # auto (JSON unless a TTY), json, console
     log_level: str = "info"
     access_log: bool = True
@@ -66,9 +74,17 @@ class Settings(BaseSettings):
     # Coordinator: how long an offer answer is reused while the read model has not moved (0: never).
     dmo_offer_cache_seconds: float = 5.0
     # Gateway only.
+    # Redis shared by the gateway replicas: per-key rate limits and key revocations
+    # (gateway/shared.py). Empty: each replica keeps its own.
+    redis_url: str = ""
     rate_limit_per_second: float = 200.0
     rate_limit_burst: int = 400
     upstream_timeout_seconds: float = 30.0
+    # Proxy connections the gateway keeps open to each upstream URL at most; a request
+    # finding all busy waits for one (up to the upstream timeout, then a 504).
+    upstream_max_connections: int = Field(default=256, ge=1)
+    # How often the gateway asks each URL of a service with several for /health/ready.
+    upstream_health_interval_seconds: float = Field(default=5.0, gt=0)
     key_cache_seconds: float = 5.0
     max_body_bytes: int = 32 * 1024 * 1024  # bodies for the services
     gateway_max_body_bytes: int = 64 * 1024  # bodies for the gateway's own routes (keys) and unknown paths
@@ -114,10 +130,17 @@ class Settings(BaseSettings):
         return self.service
 
     def url_of(self, service: str) -> str:
+        return self.urls_of(service)[0]
+
+    def urls_of(self, service: str) -> list[str]:
         try:
-            return self.service_urls[service].rstrip("/")
+            given = self.service_urls[service]
         except KeyError:
             raise LookupError(f"no URL configured for service {service!r}") from None
+        urls = [given] if isinstance(given, str) else given
+        if not urls:
+            raise LookupError(f"an empty list of URLs for service {service!r}")
+        return [url.rstrip("/") for url in urls]
 
 
 def write_private_file(path: Path, text: str) -> None:

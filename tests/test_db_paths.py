@@ -15,10 +15,11 @@ from fastapi import APIRouter
 from sqlalchemy.exc import DBAPIError
 
 from pentad import outbox
-from pentad.db import _json_loads, _tls_args
+from pentad.db import _json_loads, _tls_args, create_engine
 from pentad.deps import Session
 from pentad.service_app import build_service_app
 from pentad.uow import RETRIES
+from tests.conftest import pg_or_skip
 from tests.support import PG_ADMIN_URL, STAFF, asgi_client, settings_for
 
 probe = APIRouter()
@@ -191,3 +192,20 @@ def test_json_columns_read_what_the_stdlib_wrote() -> None:
     big = 2**70
     assert _json_loads(f'{{"n": {big}}}') == {"n": big}  # past orjson's 64 bits
     assert _json_loads('[NaN]')[0] != _json_loads('[NaN]')[0]  # the stdlib writes NaN
+
+
+async def test_a_statement_past_the_statement_timeout_is_cancelled_on_postgresql() -> None:
+    await pg_or_skip()
+    url = PG_ADMIN_URL.replace("postgresql://", "postgresql+asyncpg://", 1)
+    limited = create_engine(url, statement_timeout=0.2)
+    unlimited = create_engine(url)
+    try:
+        async with limited.connect() as conn:
+            assert (await conn.execute(sa.text("SHOW statement_timeout"))).scalar() == "200ms"
+            with pytest.raises(DBAPIError, match="statement timeout"):
+                await conn.execute(sa.text("SELECT pg_sleep(2)"))
+        async with unlimited.connect() as conn:
+            assert (await conn.execute(sa.text("SHOW statement_timeout"))).scalar() == "0"
+    finally:
+        await limited.dispose()
+        await unlimited.dispose()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from gateway.upstream import BrokenAnswer, CannotConnect, NoAnswerInTime, UpstreamPool
+from gateway.upstream import BrokenAnswer, CannotConnect, NoAnswerInTime, UpstreamPool, Upstreams
 from tests.support import free_port, serving
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -222,3 +223,114 @@ async def test_an_interim_100_continue_is_not_taken_for_the_answer() -> None:
         assert (first.status, first.body, second.status, second.body) == (200, b"mine", 200, b"yours")
         assert raw.connections == 1
         pool.close()
+
+
+@pytest.fixture
+async def slow_echo() -> AsyncIterator[tuple[RawServer, int]]:
+    """Answers each request after 0.1 s with the port it listens on, so callers see who answered."""
+    raw = RawServer()
+    port_box: list[int] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, _ = await read_request(reader)
+            raw.requests.append(head)
+            await asyncio.sleep(0.1)
+            payload = str(port_box[0]).encode()
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: " + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+            await writer.drain()
+
+    server, port = await raw.start(answer)
+    port_box.append(port)
+    async with server:
+        yield raw, port
+
+
+async def test_a_pool_opens_no_more_than_its_bound_and_the_rest_wait(slow_echo: tuple[RawServer, int]) -> None:
+    raw, port = slow_echo
+    pool = UpstreamPool("127.0.0.1", port, timeout=5, max_connections=2)
+    answers = await asyncio.gather(*(pool.request(b"GET", b"/", [], b"") for _ in range(6)))
+    assert [a.status for a in answers] == [200] * 6
+    assert raw.connections == 2 and len(raw.requests) == 6
+    assert pool.in_use == 0
+    pool.close()
+
+
+async def test_waiting_for_a_busy_pool_past_the_timeout_is_no_answer_in_time(
+        slow_echo: tuple[RawServer, int]) -> None:
+    raw, port = slow_echo
+    pool = UpstreamPool("127.0.0.1", port, timeout=0.15, max_connections=1)
+    results = await asyncio.gather(*(pool.request(b"GET", b"/", [], b"") for _ in range(3)), return_exceptions=True)
+    assert sum(isinstance(r, NoAnswerInTime) for r in results) >= 1
+    assert any(not isinstance(r, BaseException) for r in results)
+    assert raw.connections == 1
+    pool.close()
+
+
+@pytest.fixture
+async def echoes() -> AsyncIterator[tuple[int, int]]:
+    """Two servers answering every request with their own port."""
+    ports: list[int] = []
+    servers = []
+    for i in range(2):
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, i: int = i) -> None:
+            while True:
+                await read_request(reader)
+                payload = str(ports[i]).encode()
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: " + str(len(payload)).encode() + b"\r\n\r\n"
+                             + payload)
+                await writer.drain()
+        server, port = await RawServer().start(answer)
+        servers.append(server)
+        ports.append(port)
+    yield ports[0], ports[1]
+    for server in servers:
+        server.close()
+
+
+async def test_several_urls_take_turns_and_an_unhealthy_one_is_skipped(echoes: tuple[int, int]) -> None:
+    a, b = echoes
+    upstreams = Upstreams([UpstreamPool("127.0.0.1", a, timeout=5), UpstreamPool("127.0.0.1", b, timeout=5)])
+    seen = [(await upstreams.request(b"GET", b"/", [], b"")).body for _ in range(6)]
+    assert sorted(seen) == sorted([str(a).encode(), str(b).encode()] * 3)
+    assert all(x != y for x, y in itertools.pairwise(seen)), "round robin"
+
+    upstreams.pools[0].healthy = False
+    assert {(await upstreams.request(b"GET", b"/", [], b"")).body for _ in range(4)} == {str(b).encode()}
+    upstreams.pools[1].healthy = False  # none healthy: still tried, in turn
+    assert {(await upstreams.request(b"GET", b"/", [], b"")).body for _ in range(4)} == {str(a).encode(),
+                                                                                        str(b).encode()}
+    upstreams.close()
+
+
+async def test_a_url_refusing_connections_is_passed_over_for_any_method(echoes: tuple[int, int]) -> None:
+    a, _ = echoes
+    dead = UpstreamPool("127.0.0.1", free_port(), timeout=5)
+    upstreams = Upstreams([dead, UpstreamPool("127.0.0.1", a, timeout=5)])
+    for _ in range(3):
+        assert (await upstreams.request(b"POST", b"/", [], b"x")).body == str(a).encode()
+    assert dead.healthy is False
+    with pytest.raises(CannotConnect):
+        await Upstreams([UpstreamPool("127.0.0.1", free_port(), timeout=5)] * 2).request(b"GET", b"/", [], b"")
+    upstreams.close()
+
+
+async def test_the_health_check_marks_urls_down_and_up_again(echoes: tuple[int, int]) -> None:
+    import httpx
+
+    from gateway.app import check_health
+
+    a, b = echoes
+    gone = free_port()
+    upstreams = {"s": Upstreams([UpstreamPool("127.0.0.1", a, timeout=5), UpstreamPool("127.0.0.1", gone, timeout=5)]),
+                 "single": Upstreams([UpstreamPool("127.0.0.1", gone, timeout=5)])}
+    async with httpx.AsyncClient() as http:
+        checker = asyncio.create_task(check_health(http, upstreams, interval=0.05))
+        await asyncio.sleep(0.3)
+        assert [p.healthy for p in upstreams["s"].pools] == [True, False]
+        assert upstreams["single"].pools[0].healthy, "one URL: nothing to check, nowhere else to go"
+        # The dead one comes back (here: the same pool now points at a live server).
+        upstreams["s"].pools[1].port = b
+        await asyncio.sleep(0.3)
+        assert [p.healthy for p in upstreams["s"].pools] == [True, True]
+        checker.cancel()
