@@ -64,6 +64,22 @@ async def _known(vocabulary: SpecialtyVocabulary, client: SegmentationClient, wa
     return known
 
 
+async def _known_specialty(vocabulary: Vocabulary, segmentation: Segmentation,
+                           specialty: SpecialtyCode | None = None) -> str | None:
+    """A ``?specialty=`` filter checked like a specialty in a body: an unknown one is a 422
+    (with the closest code), not an empty list; unchecked while Segmentation cannot say."""
+    if specialty is not None:
+        try:
+            known = await _known(vocabulary, segmentation, [specialty])
+        except UpstreamError:
+            return specialty
+        stakeholders.check_specialties([specialty], known, field="query.specialty", indexed=False)
+    return specialty
+
+
+KnownSpecialty = Annotated[str | None, Depends(_known_specialty)]
+
+
 # -- existence and ownership, as dependencies ------------------------------------------------------
 
 async def _visible_stakeholder(stakeholder_id: str, session: Session, caller: CurrentCaller) -> Stakeholder:
@@ -120,9 +136,9 @@ async def create_stakeholder(stakeholder_in: StakeholderIn, session: Session, _:
             summary="The register (a provider sees itself; a facilitator the active register)",
             description="Every filter reads the approved record. `proposal=pending` lists the stakeholders "
                         "whose proposal waits for staff (not for facilitators).")
-async def list_stakeholders(session: Session, caller: CurrentCaller, paging: Paging, kind: Kind | None = None,
-                            country: CountryCode | None = None, city: str | None = None,
-                            specialty: SpecialtyCode | None = None, status: StakeholderStatus | None = None,
+async def list_stakeholders(session: Session, caller: CurrentCaller, paging: Paging, specialty: KnownSpecialty,
+                            kind: Kind | None = None, country: CountryCode | None = None, city: str | None = None,
+                            status: StakeholderStatus | None = None,
                             proposal: ProposalState | None = None) -> Page[StakeholderOut]:
     rows, cursor = await stakeholders.list_(session, caller=caller, paging=paging, kind=kind, country=country,
                                             city=city, specialty=specialty, status=status, proposal=proposal)
@@ -203,7 +219,7 @@ async def post_capacity(stakeholder_id: OwnStakeholderId, session: Session, requ
 @router.get("/stakeholders/{stakeholder_id}/capacity", response_model=Page[CapacityRow], tags=["capacity"],
             summary="Capacity rows by date, each marked stale or fresh")
 async def get_capacity(stakeholder: OwnStakeholder, session: Session, settings: CurrentSettings, paging: Paging,
-                       dates: Dates, specialty: SpecialtyCode | None = None) -> Page[CapacityRow]:
+                       dates: Dates, specialty: KnownSpecialty) -> Page[CapacityRow]:
     fresh_since = capacity.fresh_since(settings.stale_after_days)
     rows, cursor = await capacity.list_(session, stakeholder_id=stakeholder.id, paging=paging, specialty=specialty,
                                         from_=dates.from_, to=dates.to, fresh_since=fresh_since)
@@ -235,7 +251,7 @@ async def create_package(package_in: PackageIn, session: Session, _: RequireStaf
 @router.get("/packages", response_model=Page[PackageOut], tags=["packages"],
             summary="Packages (only published ones for providers and facilitators)")
 async def list_packages(session: Session, caller: CurrentCaller, paging: Paging,
-                        specialty: SpecialtyCode | None = None, stakeholder_id: str | None = None,
+                        specialty: KnownSpecialty, stakeholder_id: str | None = None,
                         status: PackageStatus | None = None,
                         currency: Annotated[str | None, Query(examples=["GBP"])] = None) -> Page[PackageOut]:
     target = currency_param(currency)

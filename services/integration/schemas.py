@@ -134,8 +134,10 @@ class StakeholderOut(StakeholderIn):
 MAX_CAPACITY_ROWS = 10_000
 
 
+# Documentation only: posted rows are checked one by one by hand (capacity.py), not by this model.
 class CapacityRowIn(BaseModel):
-    """One posted row (documentation: rows are checked by hand, see services/integration/capacity.py)."""
+    """One day of one specialty at the posting provider: a new (specialty, date) is inserted,
+    a known one replaced."""
 
     specialty: SpecialtyCode
     date: dt.date = Field(description="YYYY-MM-DD, from yesterday to two years ahead (UTC).")
