@@ -189,12 +189,26 @@ def problem_body(status: int, slug: str, title: str, detail: str | None = None, 
     return orjson.dumps(body, default=str)
 
 
+# The gateway says under which prefix the caller reached this service (`/integration`), so a
+# problem's `instance` is the path the caller used. Only a plain prefix is taken: at worst a
+# forged one would change this one string.
+FORWARDED_PREFIX = "x-forwarded-prefix"
+_PREFIX = re.compile(r"/[a-z][a-z0-9-]{0,39}")
+
+
+def public_path(request: Request) -> str:
+    """The path as the caller used it: the service's own one under the gateway's prefix."""
+    prefix = request.headers.get(FORWARDED_PREFIX)
+    path = request.url.path
+    return prefix + path if prefix and _PREFIX.fullmatch(prefix) else path
+
+
 def problem_response(status: int, slug: str, title: str, detail: str | None = None, *,
                      request: Request | None = None, errors: list[FieldError] | None = None,
                      headers: dict[str, str] | None = None) -> Response:
     request_id = request.scope.get("state", {}).get("request_id") if request else None
     body = problem_body(status, slug, title, detail, request_id=request_id, errors=errors,
-                        instance=request.url.path if request else None)
+                        instance=public_path(request) if request else None)
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

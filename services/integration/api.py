@@ -64,6 +64,11 @@ async def _known(vocabulary: SpecialtyVocabulary, client: SegmentationClient, wa
     return known
 
 
+# The package keeps its own currency and total; the one asked for comes apart, in `total_in`.
+AskedCurrency = Annotated[str | None, Query(examples=["GBP"], description=(
+    "Also give each total in this ISO 4217 currency (`total_in`, with the rates used in `fx_rates`)."))]
+
+
 async def _known_specialty(vocabulary: Vocabulary, segmentation: Segmentation,
                            specialty: SpecialtyCode | None = None) -> str | None:
     """A ``?specialty=`` filter checked like a specialty in a body: an unknown one is a 422
@@ -253,7 +258,7 @@ async def create_package(package_in: PackageIn, session: Session, _: RequireStaf
 async def list_packages(session: Session, caller: CurrentCaller, paging: Paging,
                         specialty: KnownSpecialty, stakeholder_id: str | None = None,
                         status: PackageStatus | None = None,
-                        currency: Annotated[str | None, Query(examples=["GBP"])] = None) -> Page[PackageOut]:
+                        currency: AskedCurrency = None) -> Page[PackageOut]:
     target = currency_param(currency)
     rows, cursor = await packages.list_(session, caller=caller, paging=paging, specialty=specialty,
                                         stakeholder_id=stakeholder_id, status=status)
@@ -264,7 +269,7 @@ async def list_packages(session: Session, caller: CurrentCaller, paging: Paging,
 @router.get("/packages/{package_id}", response_model=PackageOut, tags=["packages"],
             summary="One package, its total in `currency` and the FX rates used")
 async def get_package(package: VisiblePackage, session: Session, response: Response,
-                      currency: Annotated[str | None, Query(examples=["GBP"])] = None) -> PackageOut:
+                      currency: AskedCurrency = None) -> PackageOut:
     target = currency_param(currency)
     set_etag(response, package.version)
     return packages.present(package, await packages.fx_table(session), target)

@@ -253,8 +253,11 @@ class PackageOut(BaseModel):
     components: list[PackageComponent]
     status: PackageStatus
     status_reason: str | None
-    total: Total = Field(description="Sum of the component prices in `currency` (asked for, or the package's).")
-    fx_rates: dict[str, Rate] = Field(description="Rates used, as units per one `fx_base`.")
+    total: Total = Field(description="Sum of the component prices in the package's own `currency`.")
+    total_in: Total | None = Field(default=None, description=(
+        "The same sum in the currency asked for with `?currency=`; null when none was asked."))
+    fx_rates: dict[str, Rate] = Field(description="Rates used for `total` and `total_in`, as units per one "
+                                                  "`fx_base`.")
     fx_base: str
     created_at: datetime
     updated_at: datetime

@@ -1,15 +1,17 @@
-"""Strict, consistent inputs (issue 10): a code in a query filter is checked like the same code
-in a body (a 422 naming it, with a suggestion when one is close), and the event feeds page
-like every list, with ``after=<seq>`` kept to resume from a stored position."""
+"""Strict inputs and truthful answers (issue 10): a code in a query filter is checked like the
+same code in a body (a 422 naming it, with a suggestion when one is close); the event feeds
+page like every list, with ``after=<seq>`` kept to resume from a stored position; a problem's
+``instance`` is the path the caller used; a package keeps its own currency when asked another."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from tests.platform import Seeded, seeded_platform
+from tests.platform import RATES, Seeded, seeded_platform
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +94,32 @@ async def test_a_feed_cursor_it_did_not_give_is_a_422_not_the_feed_from_its_star
         plat: Seeded, params: dict[str, Any]) -> None:
     error = await _refused(plat, "admin", "/segmentation/events", **params)
     assert error["field"] == "query.cursor"
+
+
+@pytest.mark.parametrize(("path", "who"), [
+    ("/integration/nope", "staff"), ("/integration/packages/pkg_missing", "facilitator_a"),
+    ("/segmentation/segments/seg_missing", "staff"), ("/administration/complaints?bogus=1", "staff")])
+async def test_a_problem_names_the_path_the_caller_used(plat: Seeded, path: str, who: str) -> None:
+    async with plat.client(who) as client:
+        r = await client.get(path)
+    assert r.status_code in (404, 422) and r.json()["instance"] == path.partition("?")[0]
+
+
+async def test_a_forged_prefix_is_not_taken_from_the_caller(plat: Seeded) -> None:
+    async with plat.client("staff") as client:
+        r = await client.get("/integration/nope", headers={"X-Forwarded-Prefix": "/elsewhere"})
+    assert r.json()["instance"] == "/integration/nope"
+
+
+async def test_a_package_keeps_its_own_currency_and_gives_the_asked_one_apart(plat: Seeded) -> None:
+    own = plat.package
+    assert (own["currency"], own["total_in"]) == ("EUR", None)
+    async with plat.client("facilitator_a") as client:
+        one = (await client.get(f"/integration/packages/{own['id']}", params={"currency": "GBP"})).json()
+        listed = (await client.get("/integration/packages", params={"currency": "gbp", "specialty": plat.specialty}
+                                   )).json()["items"]
+    assert (one["currency"], one["total"]) == ("EUR", own["total"])
+    assert one["total_in"]["currency"] == "GBP" and one["fx_rates"] == RATES  # USD for a part, GBP for total_in
+    gbp = Decimal(own["total"]["amount"]) * Decimal(RATES["GBP"])
+    assert abs(Decimal(one["total_in"]["amount"]) - gbp) <= Decimal("0.02")
+    assert [p for p in listed if p["id"] == own["id"]] == [one]
