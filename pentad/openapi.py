@@ -49,6 +49,12 @@ _STATUS_TEXT = {
     503: "The service behind this path is unavailable or contended: retry after `Retry-After` seconds.",
     504: "The service behind this path did not answer in time: retry after `Retry-After` seconds.",
 }
+PROBLEM_EXAMPLE = {
+    "type": "https://pentad.example/problems/validation-error", "title": "Validation error", "status": 422,
+    "detail": "The request has invalid fields.", "instance": "/segmentation/segments",
+    "request_id": "5f1c0e9a2b7d4c3e8a6f0b1d2c3e4f5a",
+    "errors": [{"field": "query.market", "message": "unknown ISO 3166-1 alpha-2 country code; did you mean 'GB'?",
+                "value": "UK", "suggestion": "GB"}]}
 _RETRY = frozenset({429, 502, 503, 504})
 _WRITES = frozenset({"post", "put", "patch", "delete"})
 _METHODS = _WRITES | {"get", "head", "options"}
@@ -111,19 +117,27 @@ def polish(doc: dict[str, Any], *, keyless: Collection[str], forwarded: bool) ->
     problem = Problem.model_json_schema(ref_template=SCHEMAS + "{model}")
     for name, schema in {**problem.pop("$defs", {}), "Problem": problem}.items():
         components.setdefault("schemas", {}).setdefault(name, schema)
+    components["schemas"]["Problem"]["examples"] = [PROBLEM_EXAMPLE]
     components["securitySchemes"] = API_KEY
     components["headers"] = _HEADERS
     for path, item in doc.get("paths", {}).items():
         for method, operation in item.items():
             if method in _METHODS:
                 _operation(operation, path, method, doc, keyed=path not in keyless, forwarded=forwarded)
+    # FastAPI's own validation error shapes: every 422 here is a Problem, so nothing names them.
+    text = str(doc.get("paths"))
+    for name in ("HTTPValidationError", "ValidationError"):
+        if SCHEMAS + name not in text:
+            components["schemas"].pop(name, None)
 
 
 def _operation(op: dict[str, Any], path: str, method: str, doc: dict[str, Any], *,
                keyed: bool, forwarded: bool) -> None:
     any_key = op.pop(_ANY_KEY_MARK, False)
     headers = {p["name"].lower() for p in op.get("parameters", []) if p["in"] == "header"}
-    statuses = {422}
+    # Services refuse unknown query parameters on every route (strict_query); the gateway's
+    # own routes only where they take input.
+    statuses = {422} if forwarded or op.get("parameters") or "requestBody" in op else set()
     if keyed:
         statuses |= {401, 429}
         if not any_key:
