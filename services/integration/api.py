@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -13,6 +12,7 @@ from pentad.codes import CountryCode, SpecialtyCode, currency_param
 from pentad.deps import CurrentCaller, CurrentSettings, Dates, IfMatch, RequireStaff, Session
 from pentad.etag import check_if_match, set_etag
 from pentad.pagination import Page, Paging
+from pentad.schemas import IsoDate
 from pentad.state import State, state_of
 from services.integration import capacity, packages, proposals, stakeholders, supply
 from services.integration.models import Package, Stakeholder
@@ -311,7 +311,7 @@ async def put_fx_rates(fx_in: FxRates, session: Session, _: RequireStaff, respon
                         "A provider with no fresh row in a week has no item for it.")
 async def get_weekly_capacity(session: Session, _: RequireStaff, settings: CurrentSettings, paging: Paging,
                               specialty: Annotated[list[SpecialtyCode], Query(min_length=1, max_length=100)],
-                              from_: Annotated[date, Query(alias="from")], to: date) -> Page[WeeklyCapacity]:
+                              from_: Annotated[IsoDate, Query(alias="from")], to: IsoDate) -> Page[WeeklyCapacity]:
     items, cursor = await supply.weekly(session, specialties=list(dict.fromkeys(specialty)), from_=from_, to=to,
                                         fresh_since=capacity.fresh_since(settings.stale_after_days), paging=paging)
     return Page[WeeklyCapacity](items=items, next_cursor=cursor)
