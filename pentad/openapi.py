@@ -21,7 +21,7 @@ FastAPI's own document is reworked once per process (``install_openapi``):
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -93,8 +93,7 @@ def operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def install_openapi(app: FastAPI, *, keyless: Collection[str], forwarded: bool,
-                    extra: Callable[[dict[str, Any]], None] | None = None) -> None:
+def install_openapi(app: FastAPI, *, keyless: Collection[str], forwarded: bool) -> None:
     """``keyless``: paths open without a key; ``forwarded``: the routes are reached through the
     gateway (so 502/503/504 and the gateway's own 413 can answer for them)."""
     build = app.openapi
@@ -103,8 +102,6 @@ def install_openapi(app: FastAPI, *, keyless: Collection[str], forwarded: bool,
         if app.openapi_schema is None:
             doc = build()
             polish(doc, keyless=keyless, forwarded=forwarded)
-            if extra:
-                extra(doc)
             app.openapi_schema = doc
         return app.openapi_schema
 
@@ -133,29 +130,9 @@ def polish(doc: dict[str, Any], *, keyless: Collection[str], forwarded: bool) ->
 
 def _operation(op: dict[str, Any], path: str, method: str, doc: dict[str, Any], *,
                keyed: bool, forwarded: bool) -> None:
-    any_key = op.pop(_ANY_KEY_MARK, False)
     headers = {p["name"].lower() for p in op.get("parameters", []) if p["in"] == "header"}
-    # Services refuse unknown query parameters on every route (strict_query); the gateway's
-    # own routes only where they take input.
-    statuses = {422} if forwarded or op.get("parameters") or "requestBody" in op else set()
-    if keyed:
-        statuses |= {401, 429}
-        if not any_key:
-            statuses.add(403)
-    if "{" in path:
-        statuses.add(404)
-    if method in _WRITES:
-        statuses.add(409)
-    if "if-match" in headers:
-        statuses.add(412)
-    if "requestBody" in op:
-        statuses.add(413)
-    if forwarded:
-        statuses |= {502, 503, 504}
-    if keyed:
-        op["security"] = [{"ApiKey": []}]
-    else:
-        op["security"] = []
+    statuses = _statuses(op, path, method, headers, keyed=keyed, forwarded=forwarded)
+    op["security"] = [{"ApiKey": []}] if keyed else []
     op.setdefault("parameters", []).append(_REQUEST_ID)
     if method == "post":
         op["parameters"].append(_IDEMPOTENCY_KEY)
@@ -173,20 +150,49 @@ def _operation(op: dict[str, Any], path: str, method: str, doc: dict[str, Any], 
                                                            "$ref": SCHEMAS + "Problem"}}}})
         if status in _RETRY:
             response.setdefault("headers", {})["Retry-After"] = _header("Retry-After")
+    etag = "if-match" in headers or _versioned(path, method, op, doc)
     for code, response in responses.items():
-        heads = response.setdefault("headers", {})
-        heads["X-Request-ID"] = _header("X-Request-ID")
-        if code.startswith("2"):
-            if "if-match" in headers or _versioned(path, method, op, doc):
-                heads["ETag"] = _header("ETag")
-            if method == "post":
-                heads["Idempotent-Replayed"] = _header("Idempotent-Replayed")
-            for media in response.get("content", {}).values():
-                if "schema" in media and "example" not in media:
-                    media["example"] = example_of(media["schema"], doc)
+        _answer(response, doc, success=code.startswith("2"), etag=etag, replayable=method == "post")
     for media in op.get("requestBody", {}).get("content", {}).values():
         if "schema" in media and "example" not in media:
             media["example"] = example_of(media["schema"], doc, writing=True)
+
+
+def _statuses(op: dict[str, Any], path: str, method: str, headers: set[str], *,
+              keyed: bool, forwarded: bool) -> set[int]:
+    """The error statuses this operation can give, from what it takes and where it is served."""
+    # Services refuse unknown query parameters on every route (strict_query); the gateway's
+    # own routes only where they take input.
+    statuses = {422} if forwarded or op.get("parameters") or "requestBody" in op else set()
+    if keyed:
+        statuses |= {401, 429} if op.pop(_ANY_KEY_MARK, False) else {401, 403, 429}
+    if "{" in path:
+        statuses.add(404)
+    if method in _WRITES:
+        statuses.add(409)
+    if "if-match" in headers:
+        statuses.add(412)
+    if "requestBody" in op:
+        statuses.add(413)
+    if forwarded:
+        statuses |= {502, 503, 504}
+    op.pop(_ANY_KEY_MARK, None)
+    return statuses
+
+
+def _answer(response: dict[str, Any], doc: dict[str, Any], *, success: bool, etag: bool, replayable: bool) -> None:
+    """One response's headers and, for a success, its example."""
+    heads = response.setdefault("headers", {})
+    heads["X-Request-ID"] = _header("X-Request-ID")
+    if not success:
+        return
+    if etag:
+        heads["ETag"] = _header("ETag")
+    if replayable:
+        heads["Idempotent-Replayed"] = _header("Idempotent-Replayed")
+    for media in response.get("content", {}).values():
+        if "schema" in media and "example" not in media:
+            media["example"] = example_of(media["schema"], doc)
 
 
 def _header(name: str) -> dict[str, str]:
