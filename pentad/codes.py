@@ -10,6 +10,7 @@ alpha-3 code). The same types serve bodies and query filters, so both are checke
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Callable, Collection
 from typing import Annotated, Any
 
@@ -42,15 +43,28 @@ _CURRENCY_ALIASES = {"UKP": "GBP", "STG": "GBP", "RMB": "CNY", "EURO": "EUR", "N
 _LOOKUP_MAX = 60  # characters: a longer value is no near miss worth a lookup
 
 
+@functools.cache
+def _index(database: Any, attribute: str) -> dict[str, str]:
+    """Every name and code of ``database``'s entries, lower-cased, to the entry's ``attribute``:
+    built once, so a suggestion costs a dict lookup (pycountry's own lookup scans them all, and
+    a body may carry thousands of bad codes)."""
+    index: dict[str, str] = {}
+    for entry in database:
+        code = getattr(entry, attribute, None)
+        if code is None:
+            continue
+        for field in ("alpha_2", "alpha_3", "bibliographic", "numeric", "name", "official_name", "common_name"):
+            if (value := getattr(entry, field, None)) is not None:
+                index.setdefault(value.lower(), code)
+    return index
+
+
 def _lookup(database: Any, value: str, attribute: str, aliases: dict[str, str]) -> str | None:
     if value in aliases:
         return aliases[value]
     if len(value) > _LOOKUP_MAX:
         return None
-    try:
-        return getattr(database.lookup(value), attribute, None)  # names, alpha-3 and numeric codes
-    except LookupError:
-        return None
+    return _index(database, attribute).get(value.lower())
 
 
 def suggest_country(value: str) -> str | None:

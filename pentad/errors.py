@@ -156,6 +156,9 @@ class Invalid(PentadError):
     status, slug, title = 422, "validation-error", "Validation error"
 
 
+_SUGGESTIONS = 20  # per request: past that many unknown codes, the rest are only named
+
+
 def unknown_codes(codes: list[str], known: Collection[str], *, field: str, message: str,
                   indexed: bool = True) -> None:
     """422 naming each of ``codes`` (by its index in ``field``, unless ``indexed`` is False: a
@@ -165,7 +168,8 @@ def unknown_codes(codes: list[str], known: Collection[str], *, field: str, messa
     unknown = []
     for i, code in enumerate(codes):
         if code not in known:
-            suggestion = suggest_code(code, known)
+            # Suggestions for the first few only: each is a fuzzy match over the whole vocabulary.
+            suggestion = suggest_code(code, known) if len(unknown) < _SUGGESTIONS else None
             hint = f"; did you mean {suggestion!r}?" if suggestion else ""
             unknown.append(FieldError(field=f"{field}.{i}" if indexed else field, message=message + hint,
                                       value=code, suggestion=suggestion))
