@@ -165,7 +165,7 @@ def unknown_codes(codes: list[str], known: Collection[str], *, field: str, messa
     single query filter) that is not in ``known``, with the closest known code as a suggestion."""
     from pentad.codes import suggest_code  # codes builds on this module
 
-    unknown = []
+    unknown: list[FieldError] = []
     for i, code in enumerate(codes):
         if code not in known:
             # Suggestions for the first few only: each is a fuzzy match over the whole vocabulary.
