@@ -18,6 +18,7 @@ from gateway.schemas import KeyCreated, KeyIn, KeyOut
 from gateway.shared import publish_revocation
 from pentad.client import client_of
 from pentad.deps import RequireAdmin, Session
+from pentad.errors import PROBLEM_RESPONSES
 from pentad.pagination import Page, Paging
 from pentad.query import strict_query
 from services.integration.client import IntegrationClient
@@ -28,8 +29,17 @@ keys_router = APIRouter(dependencies=[Depends(strict_query())])
 Integration = Annotated[IntegrationClient, Depends(client_of(IntegrationClient))]
 
 
+# A bound key's stakeholder is checked in Integration's register, which may fail to answer.
+_REGISTER_FAILED: dict[int | str, dict[str, Any]] = {
+    status: PROBLEM_RESPONSES[422] | {"description": text} for status, text in {
+        502: "The stakeholder register answered wrongly: retry after `Retry-After` seconds.",
+        503: "The stakeholder register is unavailable: retry after `Retry-After` seconds."}.items()}
+
+
 @keys_router.post("/gateway/keys", response_model=KeyCreated, status_code=201, tags=["keys"],
-             summary="Create an API key (shown once)")
+                  summary="Create an API key (shown once)", responses=_REGISTER_FAILED,
+                  description="A `provider` or `facilitator` key is bound to the stakeholder it names, which "
+                              "must be registered with a fitting kind; `staff` and `admin` keys are not bound.")
 async def create_key(key_in: KeyIn, session: Session, _: RequireAdmin, integration: Integration) -> KeyCreated:
     if key_in.stakeholder_id:
         keys.check_binding(key_in, await integration.stakeholder(key_in.stakeholder_id))

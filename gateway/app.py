@@ -18,12 +18,13 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway import api, keys, shared
 from gateway.limits import KeyCache, RateLimiter
-from gateway.proxy import Gateway, GatewayProcessState, GatewayState
+from gateway.proxy import GATEWAY_OPEN_PATHS, Gateway, GatewayProcessState, GatewayState
 from gateway.upstream import UpstreamPool, Upstreams
 from pentad.components import SERVICE_NAMES
 from pentad.db import Database
-from pentad.errors import PROBLEM_RESPONSES, install_error_handlers
+from pentad.errors import install_error_handlers
 from pentad.http import ASGIApp, HeadAsGet, RequestContext
+from pentad.openapi import install_openapi, operation_id
 from pentad.service_app import health_router, resources
 from pentad.settings import Settings
 from pentad.uow import UnitOfWork
@@ -110,11 +111,12 @@ def create_admin_app(settings: Settings) -> FastAPI:
                     upstream.close()
 
     app = FastAPI(title="Pentad", version="0.1.0", lifespan=lifespan, openapi_url=None,
-                  docs_url=None, redoc_url=None, responses=PROBLEM_RESPONSES, redirect_slashes=False,
+                  docs_url=None, redoc_url=None, redirect_slashes=False, generate_unique_id_function=operation_id,
                   description="Operations platform for health-tourism Destination Management "
                               "Organisations: the five pillars of the Health Tourism Pentad "
                               "and their coordination, behind one gateway.")
     install_error_handlers(app)
+    install_openapi(app, keyless=GATEWAY_OPEN_PATHS, forwarded=False)
     app.include_router(health_router("gateway"))
     app.include_router(api.keys_router)
     app.include_router(api.router)

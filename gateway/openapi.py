@@ -54,7 +54,8 @@ def merge(gateway_doc: dict[str, Any], service_docs: dict[str, dict[str, Any]]) 
         renames = {n: f"{service.title()}{n}" for n, s in own.items() if n in schemas and schemas[n] != s}
         doc = _rewrite_refs(doc, renames)
         for name, schema in doc.get("components", {}).get("schemas", {}).items():
-            schemas[renames.get(name, name)] = schema
+            # The title too: client generators name their classes after it.
+            schemas[renames.get(name, name)] = {**schema, "title": renames[name]} if name in renames else schema
         for path, item in doc.get("paths", {}).items():
             for op in item.values():
                 if isinstance(op, dict):

@@ -52,7 +52,8 @@ UPSTREAM_ERRORS = Counter("pentad_gateway_upstream_errors",
 # Connection-level headers are not forwarded (RFC 9110 §7.6.1); nor are client credentials.
 _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization",
                          b"te", b"trailer", b"transfer-encoding", b"upgrade", b"host", b"expect",
-                         b"authorization", b"x-request-id", b"content-length", b"traceparent"})
+                         b"authorization", b"x-request-id", b"content-length", b"traceparent",
+                         b"x-forwarded-prefix"})
 _HOP_BY_HOP_RESPONSE = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"content-length",
                                   b"x-request-id", b"server", b"date"})
 # The gateway's own keyless paths: the probes, every service's health, the API documents.
@@ -290,6 +291,7 @@ class Gateway:
         named = {n.strip().lower() for k, v in scope["headers"] if k == b"connection" for n in v.split(b",")}
         headers = [(k, v) for k, v in strip_identity(scope["headers"]) if k not in _HOP_BY_HOP and k not in named]
         headers.append((b"x-request-id", request_id.encode()))
+        headers.append((b"x-forwarded-prefix", full_path[:cut]))  # problems name the path the caller used
         if traceparent := state_of(scope).get("traceparent"):
             headers.append((b"traceparent", traceparent.encode()))
         if client := scope.get("client"):

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pentad.errors import FieldError, Forbidden, Invalid, Unauthenticated
 from pentad.identity import Caller, Role
+from pentad.schemas import IsoDate
 from pentad.settings import Settings
 from pentad.state import state_of
 from pentad.uow import session_of
@@ -67,8 +68,8 @@ class DateRange:
     to: date | None
 
 
-async def _date_range(from_: Annotated[date | None, Query(alias="from", description="First day, inclusive.")] = None,
-                      to: Annotated[date | None, Query(description="Last day, inclusive.")] = None) -> DateRange:
+async def _date_range(from_: Annotated[IsoDate | None, Query(alias="from", description="First day, inclusive.")] = None,
+                      to: Annotated[IsoDate | None, Query(description="Last day, inclusive.")] = None) -> DateRange:
     if from_ is not None and to is not None and to < from_:
         raise Invalid("The range ends before it starts.", errors=[
             FieldError(field="query.to", message="must not be before `from`", value=to.isoformat())])

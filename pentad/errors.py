@@ -16,7 +16,7 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -86,6 +86,7 @@ class FieldError(BaseModel):
     field: str
     message: str
     value: Any | None = None
+    suggestion: str | None = Field(default=None, description="A valid value close to the one given, when there is one.")
 
     @field_validator("field", "message", mode="before")
     @classmethod
@@ -155,12 +156,26 @@ class Invalid(PentadError):
     status, slug, title = 422, "validation-error", "Validation error"
 
 
-def unknown_codes(codes: list[str], known: Collection[str], *, field: str, message: str) -> None:
-    """422 naming each of ``codes`` (by its index in ``field``) that is not in ``known``."""
-    unknown = [FieldError(field=f"{field}.{i}", message=message, value=code)
-               for i, code in enumerate(codes) if code not in known]
+_SUGGESTIONS = 20  # per request: past that many unknown codes, the rest are only named
+
+
+def unknown_codes(codes: list[str], known: Collection[str], *, field: str, message: str,
+                  indexed: bool = True) -> None:
+    """422 naming each of ``codes`` (by its index in ``field``, unless ``indexed`` is False: a
+    single query filter) that is not in ``known``, with the closest known code as a suggestion."""
+    from pentad.codes import suggest_code  # codes builds on this module
+
+    unknown: list[FieldError] = []
+    for i, code in enumerate(codes):
+        if code not in known:
+            # Suggestions for the first few only: each is a fuzzy match over the whole vocabulary.
+            suggestion = suggest_code(code, known) if len(unknown) < _SUGGESTIONS else None
+            hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+            unknown.append(FieldError(field=f"{field}.{i}" if indexed else field, message=message + hint,
+                                      value=code, suggestion=suggestion))
     if unknown:
-        raise Invalid(f"Some {field} are not known.", errors=unknown)
+        raise Invalid(f"Some {field} are not known." if indexed else f"Unknown {field.rsplit('.', 1)[-1]}.",
+                      errors=unknown)
 
 
 def problem_body(status: int, slug: str, title: str, detail: str | None = None, *,
@@ -178,12 +193,26 @@ def problem_body(status: int, slug: str, title: str, detail: str | None = None, 
     return orjson.dumps(body, default=str)
 
 
+# The gateway says under which prefix the caller reached this service (`/integration`), so a
+# problem's `instance` is the path the caller used. Only a plain prefix is taken: at worst a
+# forged one would change this one string.
+FORWARDED_PREFIX = "x-forwarded-prefix"
+_PREFIX = re.compile(r"/[a-z][a-z0-9-]{0,39}")
+
+
+def public_path(request: Request) -> str:
+    """The path as the caller used it: the service's own one under the gateway's prefix."""
+    prefix = request.headers.get(FORWARDED_PREFIX)
+    path = request.url.path
+    return prefix + path if prefix and _PREFIX.fullmatch(prefix) else path
+
+
 def problem_response(status: int, slug: str, title: str, detail: str | None = None, *,
                      request: Request | None = None, errors: list[FieldError] | None = None,
                      headers: dict[str, str] | None = None) -> Response:
     request_id = request.scope.get("state", {}).get("request_id") if request else None
     body = problem_body(status, slug, title, detail, request_id=request_id, errors=errors,
-                        instance=request.url.path if request else None)
+                        instance=public_path(request) if request else None)
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -196,6 +225,19 @@ def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts)
 
 
+def _reshaped(err: Any) -> str | None:
+    """For a code of the wrong shape (``dental implantology`` where codes are ``[a-z0-9_]``),
+    the same words in the right shape, if that fits the pattern."""
+    value, pattern = err.get("input"), err.get("ctx", {}).get("pattern")
+    if err.get("type") != "string_pattern_mismatch" or not isinstance(value, str) or len(value) > MAX_ECHO:
+        return None
+    folded = "_".join(value.strip().lower().replace("-", " ").split())
+    try:
+        return folded if folded != value and re.fullmatch(pattern, folded) else None
+    except (re.error, TypeError):
+        return None
+
+
 def validation_errors(exc: RequestValidationError) -> list[FieldError]:
     out = []
     for err in exc.errors():
@@ -205,9 +247,14 @@ def validation_errors(exc: RequestValidationError) -> list[FieldError]:
                                                         f"(at character {err['loc'][-1]})."))
             continue
         value = err.get("input")
+        suggestion = err.get("ctx", {}).get("suggestion")
+        message = err.get("msg", "")
+        if suggestion is None and (suggestion := _reshaped(err)):
+            message += f"; did you mean {suggestion!r}?"
         # Scalars only: objects and lists (often the whole body) are not echoed back.
-        out.append(FieldError(field=_loc_to_field(err.get("loc", ())), message=err.get("msg", ""),
-                              value=value if isinstance(value, (str, int, float, bool)) else None))
+        out.append(FieldError(field=_loc_to_field(err.get("loc", ())), message=message,
+                              value=value if isinstance(value, (str, int, float, bool)) else None,
+                              suggestion=suggestion if isinstance(suggestion, str) else None))
     return out
 
 

@@ -21,6 +21,7 @@ from pentad.db import Database, dialect_of
 from pentad.errors import FieldError, Invalid
 from pentad.ids import new_id
 from pentad.metrics import OUTBOX_EVENTS
+from pentad.pagination import decode_cursor, encode_cursor
 from pentad.tables import outbox_events
 
 _PENDING = "pentad.outbox"
@@ -77,21 +78,27 @@ class CloudEvent(BaseModel):
 class EventPage(BaseModel):
     items: list[CloudEvent]
     next_cursor: str | None = Field(
-        None, description="The `after` to ask for next; null when the feed is drained for now.")
+        None, description="Give it as `cursor` for the next page; null when the feed is drained for now "
+                          "(then resume later with `after` = the last `seq` you handled).")
 
 
 _MAX_SEQ = 2**63 - 1
 
 
 def resume_after(*, after: int | None, cursor: str | None) -> int:
-    """The ``seq`` to read after: a feed's ``next_cursor`` is the ``after`` of its next page."""
+    """The ``seq`` to read after: from a feed's ``next_cursor`` (opaque, as every list's: a bare
+    number is not one, so a client mixing them up gets a 422, not the feed from its start) or
+    from ``after``, a ``seq`` the caller stored."""
     if not cursor:  # an empty cursor is no cursor, as in every list
         return after or 0
-    if after is not None or not cursor.isascii() or not cursor.isdigit() or int(cursor) > _MAX_SEQ:
+    if after is not None:
         raise Invalid("Give the next_cursor of the last page, or after, not both.", errors=[FieldError(
-            field="query.cursor", value=cursor[:100],
-            message="not a cursor this feed gave out" if after is None else "give cursor or after, not both")])
-    return int(cursor)
+            field="query.cursor", value=cursor[:100], message="give cursor or after, not both")])
+    (seq,) = decode_cursor(cursor, [outbox_events.c.seq])
+    if not 0 <= seq <= _MAX_SEQ:
+        raise Invalid("The cursor is not one this API gave out.", errors=[FieldError(
+            field="query.cursor", value=cursor[:100], message="invalid cursor")])
+    return int(seq)
 
 
 async def read_feed(session: AsyncSession, *, after: int, limit: int) -> EventPage:
@@ -100,5 +107,5 @@ async def read_feed(session: AsyncSession, *, after: int, limit: int) -> EventPa
         .order_by(outbox_events.c.seq).limit(limit)
     )).mappings().all()
     items = [CloudEvent(**{**row, "source": f"/pentad/{row['source']}"}) for row in rows]
-    next_cursor = str(items[-1].seq) if len(items) == limit else None
+    next_cursor = encode_cursor([items[-1].seq]) if len(items) == limit else None
     return EventPage(items=items, next_cursor=next_cursor)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable
-from typing import Any, TypeVar
+from datetime import date
+from typing import Annotated, Any, TypeVar
 
-from pydantic import field_validator
+from pydantic import BeforeValidator, Field, field_validator
 
 T = TypeVar("T", bound=Hashable)
 
@@ -32,3 +34,18 @@ def not_null(*fields: str) -> Any:
         return value
 
     return field_validator(*fields, mode="after")(classmethod(check))  # type: ignore[arg-type]
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date_text(value: object) -> object:
+    # pydantic reads a number as a Unix time (`?from=1.5e9` would be a date in 2017): a date
+    # given as text must be written as one.
+    if isinstance(value, (int, float)) or (isinstance(value, str) and not _ISO_DATE.fullmatch(value)):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    return value
+
+
+# A calendar day written YYYY-MM-DD, and nothing else (as the OpenAPI `format: date` says).
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text), Field(examples=["2026-12-01"])]

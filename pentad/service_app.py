@@ -22,9 +22,10 @@ from pentad import metrics, outbox
 from pentad.db import Database
 from pentad.deps import CurrentCaller, RequireStaff, Session
 from pentad.errors import PROBLEM_JSON, PROBLEM_RESPONSES, RETRY_LATER_SECONDS, install_error_handlers, problem_body
-from pentad.http import ASGIApp, HeadAsGet, RequestContext, VerifyIdentity
+from pentad.http import PROBES, ASGIApp, HeadAsGet, RequestContext, VerifyIdentity
 from pentad.idempotency import sweep_replays
 from pentad.identity import Role
+from pentad.openapi import ANY_KEY, install_openapi, operation_id
 from pentad.query import strict_query
 from pentad.settings import Settings
 from pentad.state import RequestState, State, state_of
@@ -104,7 +105,8 @@ def whoami_router() -> APIRouter:
     router = APIRouter(tags=["identity"])
 
     @router.get("/whoami", response_model=WhoAmI, summary="Who this service takes the caller to be",
-                description="Lets a provider or facilitator system check what its key is bound to.")
+                description="Lets a provider or facilitator system check what its key is bound to.",
+                openapi_extra=ANY_KEY)
     async def whoami(caller: CurrentCaller) -> WhoAmI:
         return WhoAmI(key_id=caller.key_id, role=caller.role, stakeholder_id=caller.stakeholder_id)
 
@@ -115,12 +117,15 @@ def events_router() -> APIRouter:
     router = APIRouter(tags=["events"])
 
     @router.get("/events", response_model=outbox.EventPage, summary="This service's ordered event feed",
-                description="CloudEvents 1.0 with their `seq`. Page with `cursor` = the last page's "
-                            "`next_cursor`, as every list, or resume with `after` = the last `seq` handled "
-                            "(the same position: give one of them).")
+                description="CloudEvents 1.0, each with its position `seq`, oldest first. Page it as every "
+                            "list: `cursor` = the last page's `next_cursor`. To resume later (after a restart, "
+                            "say), store the last `seq` you handled and ask with `after` = that seq; give "
+                            "`cursor` or `after`, not both.")
     async def events(session: Session, _: RequireStaff,
-                     after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
-                     cursor: Annotated[str | None, Query(max_length=19)] = None,
+                     after: Annotated[int | None, Query(ge=0, le=2**63 - 1, description=(
+                         "Resume after this `seq` (one you stored); 0 is the start of the feed."))] = None,
+                     cursor: Annotated[str | None, Query(max_length=64, description=(
+                         "The `next_cursor` of the last page."))] = None,
                      limit: Annotated[int, Query(ge=1, le=500)] = 50) -> outbox.EventPage:
         return await outbox.read_feed(session, after=outbox.resume_after(after=after, cursor=cursor), limit=limit)
 
@@ -175,8 +180,10 @@ def build_service_app(settings: Settings, *, title: str, description: str,
     # gateway should know; /x/ is simply a 404. strict_query: an unknown query parameter is a
     # 422 on every route, present and future.
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
-                  responses=PROBLEM_RESPONSES, redirect_slashes=False, dependencies=[Depends(strict_query())])
+                  redirect_slashes=False, dependencies=[Depends(strict_query())],
+                  generate_unique_id_function=operation_id)
     install_error_handlers(app)
+    install_openapi(app, keyless=PROBES, forwarded=True)
     app.include_router(health_router(settings.service, ready))
     app.include_router(events_router())
     app.include_router(whoami_router())

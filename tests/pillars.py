@@ -84,7 +84,7 @@ async def feed(client: httpx.AsyncClient, after: int = 0) -> list[dict[str, Any]
         items += page["items"]
         if page["next_cursor"] is None:
             return items
-        cursor = int(page["next_cursor"])
+        cursor = page["items"][-1]["seq"]
 
 
 async def last_seq(client: httpx.AsyncClient) -> int:

@@ -171,3 +171,32 @@ def test_a_missing_schema_the_role_may_not_create_is_one_line(tmp_path: Path, pg
     assert one_line(r) == (f'pentad migrate: schema "segmentation" does not exist in database "{database}" and '
                            f'role "{role}" may not create it; create it with: '
                            f'CREATE SCHEMA segmentation AUTHORIZATION "{role}";')
+
+
+def test_version_names_the_installed_release() -> None:
+    from importlib.metadata import version
+
+    r = pentad("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"pentad {version('pentad')}"
+
+
+def test_keys_list_shows_active_keys_without_their_secret_and_revoke_ends_one(tmp_path: Path) -> None:
+    made = [pentad("keys", "create", "--role", role, "--name", name, "--data-dir", str(tmp_path))
+            for role, name in (("staff", "back office"), ("admin", "ops desk"))]
+    keys = [r.stdout.split()[0] for r in made]
+    ids = [r.stdout.split("(id ")[1].split(",")[0] for r in made]
+    listed = pentad("keys", "list", "--data-dir", str(tmp_path))
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].split()[:4] == ["ID", "ROLE", "STAKEHOLDER", "PREFIX"]
+    assert [line.split()[:2] for line in lines[1:]] == [[ids[0], "staff"], [ids[1], "admin"]]
+    assert lines[1].endswith("back office") and not any(key in listed.stdout for key in keys)
+
+    r = pentad("keys", "revoke", ids[0], "--data-dir", str(tmp_path))
+    assert r.returncode == 0 and ids[0] in r.stdout
+    assert [line.split()[0] for line in pentad("keys", "list", "--data-dir", str(tmp_path)).stdout.splitlines()[1:]
+            ] == [ids[1]]
+    with sqlite3.connect(tmp_path / "gateway.db") as db:
+        assert db.execute("select revoked_at is not null from api_keys where id = ?", (ids[0],)).fetchone() == (1,)
+    again = pentad("keys", "revoke", ids[0], "--data-dir", str(tmp_path))
+    assert again.returncode == 2 and f"no active key {ids[0]!r}" in again.stderr

@@ -162,6 +162,7 @@ def test_pentad_up_serves_everything_through_the_gateway(up: Up) -> None:
 
     key_file = up.data / "admin.key"
     assert f"Admin key: {key_file.resolve()}" in up.err()
+    assert f"Keys: pentad keys create|list|revoke --data-dir {up.data}" in up.err()  # the summary, on stderr
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(up.data.stat().st_mode) == 0o700
     admin = {"Authorization": f"Bearer {key_file.read_text().strip()}"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -13,6 +12,7 @@ from pentad.codes import CountryCode, SpecialtyCode, currency_param
 from pentad.deps import CurrentCaller, CurrentSettings, Dates, IfMatch, RequireStaff, Session
 from pentad.etag import check_if_match, set_etag
 from pentad.pagination import Page, Paging
+from pentad.schemas import IsoDate
 from pentad.state import State, state_of
 from services.integration import capacity, packages, proposals, stakeholders, supply
 from services.integration.models import Package, Stakeholder
@@ -62,6 +62,27 @@ async def _known(vocabulary: SpecialtyVocabulary, client: SegmentationClient, wa
     if not set(wanted) <= known:
         known = await vocabulary.codes(client, refresh=True)
     return known
+
+
+# The package keeps its own currency and total; the one asked for comes apart, in `total_in`.
+AskedCurrency = Annotated[str | None, Query(examples=["GBP"], description=(
+    "Also give each total in this ISO 4217 currency (`total_in`, with the rates used in `fx_rates`)."))]
+
+
+async def _known_specialty(vocabulary: Vocabulary, segmentation: Segmentation,
+                           specialty: SpecialtyCode | None = None) -> str | None:
+    """A ``?specialty=`` filter checked like a specialty in a body: an unknown one is a 422
+    (with the closest code), not an empty list; unchecked while Segmentation cannot say."""
+    if specialty is not None:
+        try:
+            known = await _known(vocabulary, segmentation, [specialty])
+        except UpstreamError:
+            return specialty
+        stakeholders.check_specialties([specialty], known, field="query.specialty", indexed=False)
+    return specialty
+
+
+KnownSpecialty = Annotated[str | None, Depends(_known_specialty)]
 
 
 # -- existence and ownership, as dependencies ------------------------------------------------------
@@ -120,9 +141,9 @@ async def create_stakeholder(stakeholder_in: StakeholderIn, session: Session, _:
             summary="The register (a provider sees itself; a facilitator the active register)",
             description="Every filter reads the approved record. `proposal=pending` lists the stakeholders "
                         "whose proposal waits for staff (not for facilitators).")
-async def list_stakeholders(session: Session, caller: CurrentCaller, paging: Paging, kind: Kind | None = None,
-                            country: CountryCode | None = None, city: str | None = None,
-                            specialty: SpecialtyCode | None = None, status: StakeholderStatus | None = None,
+async def list_stakeholders(session: Session, caller: CurrentCaller, paging: Paging, specialty: KnownSpecialty,
+                            kind: Kind | None = None, country: CountryCode | None = None, city: str | None = None,
+                            status: StakeholderStatus | None = None,
                             proposal: ProposalState | None = None) -> Page[StakeholderOut]:
     rows, cursor = await stakeholders.list_(session, caller=caller, paging=paging, kind=kind, country=country,
                                             city=city, specialty=specialty, status=status, proposal=proposal)
@@ -203,7 +224,7 @@ async def post_capacity(stakeholder_id: OwnStakeholderId, session: Session, requ
 @router.get("/stakeholders/{stakeholder_id}/capacity", response_model=Page[CapacityRow], tags=["capacity"],
             summary="Capacity rows by date, each marked stale or fresh")
 async def get_capacity(stakeholder: OwnStakeholder, session: Session, settings: CurrentSettings, paging: Paging,
-                       dates: Dates, specialty: SpecialtyCode | None = None) -> Page[CapacityRow]:
+                       dates: Dates, specialty: KnownSpecialty) -> Page[CapacityRow]:
     fresh_since = capacity.fresh_since(settings.stale_after_days)
     rows, cursor = await capacity.list_(session, stakeholder_id=stakeholder.id, paging=paging, specialty=specialty,
                                         from_=dates.from_, to=dates.to, fresh_since=fresh_since)
@@ -235,9 +256,9 @@ async def create_package(package_in: PackageIn, session: Session, _: RequireStaf
 @router.get("/packages", response_model=Page[PackageOut], tags=["packages"],
             summary="Packages (only published ones for providers and facilitators)")
 async def list_packages(session: Session, caller: CurrentCaller, paging: Paging,
-                        specialty: SpecialtyCode | None = None, stakeholder_id: str | None = None,
+                        specialty: KnownSpecialty, stakeholder_id: str | None = None,
                         status: PackageStatus | None = None,
-                        currency: Annotated[str | None, Query(examples=["GBP"])] = None) -> Page[PackageOut]:
+                        currency: AskedCurrency = None) -> Page[PackageOut]:
     target = currency_param(currency)
     rows, cursor = await packages.list_(session, caller=caller, paging=paging, specialty=specialty,
                                         stakeholder_id=stakeholder_id, status=status)
@@ -248,7 +269,7 @@ async def list_packages(session: Session, caller: CurrentCaller, paging: Paging,
 @router.get("/packages/{package_id}", response_model=PackageOut, tags=["packages"],
             summary="One package, its total in `currency` and the FX rates used")
 async def get_package(package: VisiblePackage, session: Session, response: Response,
-                      currency: Annotated[str | None, Query(examples=["GBP"])] = None) -> PackageOut:
+                      currency: AskedCurrency = None) -> PackageOut:
     target = currency_param(currency)
     set_etag(response, package.version)
     return packages.present(package, await packages.fx_table(session), target)
@@ -290,7 +311,7 @@ async def put_fx_rates(fx_in: FxRates, session: Session, _: RequireStaff, respon
                         "A provider with no fresh row in a week has no item for it.")
 async def get_weekly_capacity(session: Session, _: RequireStaff, settings: CurrentSettings, paging: Paging,
                               specialty: Annotated[list[SpecialtyCode], Query(min_length=1, max_length=100)],
-                              from_: Annotated[date, Query(alias="from")], to: date) -> Page[WeeklyCapacity]:
+                              from_: Annotated[IsoDate, Query(alias="from")], to: IsoDate) -> Page[WeeklyCapacity]:
     items, cursor = await supply.weekly(session, specialties=list(dict.fromkeys(specialty)), from_=from_, to=to,
                                         fresh_since=capacity.fresh_since(settings.stale_after_days), paging=paging)
     return Page[WeeklyCapacity](items=items, next_cursor=cursor)

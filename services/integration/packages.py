@@ -184,10 +184,21 @@ def rates_of(table: FxTableRecord) -> dict[str, Decimal]:
 
 
 def present(package: Package, table: FxTableRecord, currency: str | None = None) -> PackageOut:
-    """The package with its total in ``currency`` (or its own) and the rates used."""
-    target = currency or package.currency
+    """The package with its total in its own currency and, when ``currency`` is asked, in that
+    one too (``total_in``), with every rate either used."""
     rates = rates_of(table)
     used: set[str] = set()
+    total = _total(package, package.currency, table, rates, used)
+    total_in = total if currency in (None, package.currency) else _total(package, currency, table, rates, used)
+    return PackageOut.model_validate({
+        **{k: getattr(package, k) for k in ("id", "name", "specialty", "currency", "components", "status",
+                                            "status_reason", "created_at", "updated_at")},
+        "total": total, "total_in": total_in if currency else None,
+        "fx_rates": {c: rates[c] for c in sorted(used)}, "fx_base": table.base})
+
+
+def _total(package: Package, target: str, table: FxTableRecord, rates: dict[str, Decimal], used: set[str]) -> Total:
+    """The components' sum in ``target``; the currencies whose rates it took are added to ``used``."""
     parts = []
     errors = []
     for i, component in enumerate(package.components):
@@ -196,18 +207,14 @@ def present(package: Package, table: FxTableRecord, currency: str | None = None)
             parts.append(convert(price.amount, source=price.currency, target=target, base=table.base, rates=rates))
         except MissingRate as exc:
             errors.append(FieldError(field=f"components.{i}.price.currency", value=exc.currency,
-                                     message="no FX rate for this currency (PUT /fx-rates)"))
+                                     message="no FX rate for this currency (PUT /integration/fx-rates)"))
         except Unconvertible:
             raise _too_large(package, target) from None
         if price.currency != target:
             used.update({price.currency, target} - {table.base})
     if errors:
         raise Invalid(f"The total cannot be given in {target}.", errors=errors)
-    return PackageOut.model_validate({
-        **{k: getattr(package, k) for k in ("id", "name", "specialty", "components", "status", "status_reason",
-                                            "created_at", "updated_at")},
-        "currency": target, "total": Total(amount=_rounded_total(package, parts, target), currency=target),
-        "fx_rates": {c: rates[c] for c in sorted(used)}, "fx_base": table.base})
+    return Total(amount=_rounded_total(package, parts, target), currency=target)
 
 
 def _rounded_total(package: Package, parts: list[Decimal], target: str) -> Decimal:

@@ -134,8 +134,10 @@ class StakeholderOut(StakeholderIn):
 MAX_CAPACITY_ROWS = 10_000
 
 
+# Documentation only: posted rows are checked one by one by hand (capacity.py), not by this model.
 class CapacityRowIn(BaseModel):
-    """One posted row (documentation: rows are checked by hand, see services/integration/capacity.py)."""
+    """One day of one specialty at the posting provider: a new (specialty, date) is inserted,
+    a known one replaced."""
 
     specialty: SpecialtyCode
     date: dt.date = Field(description="YYYY-MM-DD, from yesterday to two years ahead (UTC).")
@@ -251,8 +253,11 @@ class PackageOut(BaseModel):
     components: list[PackageComponent]
     status: PackageStatus
     status_reason: str | None
-    total: Total = Field(description="Sum of the component prices in `currency` (asked for, or the package's).")
-    fx_rates: dict[str, Rate] = Field(description="Rates used, as units per one `fx_base`.")
+    total: Total = Field(description="Sum of the component prices in the package's own `currency`.")
+    total_in: Total | None = Field(default=None, description=(
+        "The same sum in the currency asked for with `?currency=`; null when none was asked."))
+    fx_rates: dict[str, Rate] = Field(description="Rates used for `total` and `total_in`, as units per one "
+                                                  "`fx_base`.")
     fx_base: str
     created_at: datetime
     updated_at: datetime

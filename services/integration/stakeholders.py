@@ -27,8 +27,10 @@ from services.integration.schemas import (
 )
 
 
-def check_specialties(codes: list[str], known: Collection[str], field: str = "specialties") -> None:
-    unknown_codes(codes, known, field=field, message="unknown specialty code (see GET /segmentation/specialties)")
+def check_specialties(codes: list[str], known: Collection[str], field: str = "specialties",
+                      indexed: bool = True) -> None:
+    unknown_codes(codes, known, field=field, message="unknown specialty code (see GET /segmentation/specialties)",
+                  indexed=indexed)
 
 
 # -- who may see and change what ------------------------------------------------------------------

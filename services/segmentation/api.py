@@ -80,6 +80,8 @@ async def list_segments(
     language: Annotated[LanguageCode | None, Query(description="ISO 639-1")] = None,
     status: SegmentStatus = SegmentStatus.active,
 ) -> Page[SegmentOut]:
+    if specialty is not None:
+        await service.check_specialty_filter(session, specialty)
     rows, cursor = await service.list_(
         session, paging=paging, family=family, status=status, specialty=specialty, market=market,
         payer_type=payer_type, language=language)

@@ -56,7 +56,17 @@ async def create_specialty(session: AsyncSession, *, specialty_in: SpecialtyIn) 
 
 async def _check_specialties(session: AsyncSession, codes: list[str], field: str = "specialties") -> None:
     known = set((await session.scalars(sa.select(Specialty.code).where(Specialty.code.in_(codes)))).all())
-    unknown_codes(codes, known, field=field, message="unknown specialty code (see GET /specialties)")
+    if not set(codes) <= known:  # only then the whole vocabulary, for a suggestion
+        known = set((await session.scalars(sa.select(Specialty.code))).all())
+    unknown_codes(codes, known, field=field, message="unknown specialty code (see GET /segmentation/specialties)")
+
+
+async def check_specialty_filter(session: AsyncSession, specialty: str) -> None:
+    """``?specialty=`` checked like a specialty in a body: unknown is a 422, not an empty list."""
+    if await session.get(Specialty, specialty) is None:
+        known = set((await session.scalars(sa.select(Specialty.code))).all())
+        unknown_codes([specialty], known, field="query.specialty", indexed=False,
+                      message="unknown specialty code (see GET /segmentation/specialties)")
 
 
 # -- segments ----------------------------------------------------------------------------------

@@ -81,28 +81,31 @@ async def test_package_totals_in_its_currency_or_any_other(integ: httpx.AsyncCli
 
     gbp = await integ.get(f"/packages/{package['id']}", params={"currency": "gbp"}, auth=FAC)
     assert gbp.status_code == 200, gbp.text
-    assert gbp.json()["currency"] == "GBP"
-    assert gbp.json()["total"] == money(total_in(body["components"], "GBP"), "GBP")
+    assert (gbp.json()["currency"], gbp.json()["total"]) == ("EUR", package["total"])  # its own, kept
+    assert gbp.json()["total_in"] == money(total_in(body["components"], "GBP"), "GBP")
     assert gbp.json()["fx_rates"] == {"GBP": "0.8563", "USD": "1.0812"}
     usd = (await integ.get(f"/packages/{package['id']}", params={"currency": "USD"})).json()
-    assert usd["total"] == money(total_in(body["components"], "USD"), "USD") and usd["fx_rates"] == {"USD": "1.0812"}
+    assert usd["total_in"] == money(total_in(body["components"], "USD"), "USD") and usd["fx_rates"] == {"USD": "1.0812"}
+    assert package["total_in"] is None and usd["total"] == package["total"]
     own = await integ.get(f"/packages/{package['id']}", auth=as_(p.hotel["id"]))
     assert own.status_code == 200 and own.json()["total"] == package["total"] and own.headers["etag"] == '"1"'
 
     r = await integ.get(f"/packages/{package['id']}", params={"currency": "XYZ"})
     assert r.status_code == 422 and r.json()["errors"] == [
         {"field": "query.currency", "message": "unknown ISO 4217 currency code", "value": "XYZ"}]
+    r = await integ.get(f"/packages/{package['id']}", params={"currency": "euro"})
+    assert r.status_code == 422 and r.json()["errors"][0]["suggestion"] == "EUR"
     r = await integ.get(f"/packages/{package['id']}", params={"currency": "JPY"})
     assert r.status_code == 422 and {e["value"] for e in r.json()["errors"]} == {"JPY"}
     assert r.json()["errors"][0]["field"].startswith("components.")
 
     listed_gbp = (await integ.get("/packages", params={"stakeholder_id": p.hotel["id"], "currency": "GBP"})).json()
-    assert [x["total"] for x in listed_gbp["items"]] == [gbp.json()["total"]]
+    assert [(x["total"], x["total_in"]) for x in listed_gbp["items"]] == [(package["total"], gbp.json()["total_in"])]
     assert await listed(integ, "/packages", specialty="orthopaedics", stakeholder_id=p.transfer["id"]) == [
         package["id"]]
 
     in_gbp = await create_package(integ, p, currency="gbp")
-    assert in_gbp["currency"] == "GBP" and in_gbp["total"] == gbp.json()["total"]
+    assert in_gbp["currency"] == "GBP" and in_gbp["total"] == gbp.json()["total_in"]
     assert (await integ.get(f"/packages/{in_gbp['id']}")).json()["total"]["currency"] == "GBP"
 
     events = await feed(integ, start)
@@ -124,7 +127,7 @@ async def test_totals_follow_the_fx_base(integ: httpx.AsyncClient) -> None:
         gbp = (await integ.get(f"/packages/{package['id']}", params={"currency": "GBP"})).json()
         exact = sum((Decimal(a) / Decimal(r) * Decimal("0.7921") for a, r in (
             ("8450.00", "0.9249"), ("1234.57", "1"), ("95.5", "0.9249"))), Decimal(0))
-        assert gbp["total"] == money(format(exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN), "f"), "GBP")
+        assert gbp["total_in"] == money(format(exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN), "f"), "GBP")
         assert gbp["fx_rates"] == {"EUR": "0.9249", "GBP": "0.7921"}
     finally:
         await put_rates(integ)
@@ -396,7 +399,8 @@ async def test_totals_beyond_input_bounds_are_still_given(own_integ: httpx.Async
     assert r.status_code == 201, r.text
     assert r.json()["total"] == {"amount": "199999999999998.00", "currency": "EUR"}
     nok = (await integ.get(f"/packages/{r.json()['id']}", params={"currency": "NOK"})).json()
-    assert Decimal(nok["total"]["amount"]) == (Decimal("199999999999998") * Decimal("11.69")).quantize(Decimal("0.01"))
+    expected = (Decimal("199999999999998") * Decimal("11.69")).quantize(Decimal("0.01"))
+    assert Decimal(nok["total_in"]["amount"]) == expected
 
 
 async def test_fx_table_keeps_currencies_of_withdrawn_packages_too(own_integ: httpx.AsyncClient) -> None:
@@ -459,7 +463,7 @@ async def test_extreme_rates_never_break_the_package_list(own_pair: Pair) -> Non
             for currency in ({}, {"currency": "GBP"}, {"currency": "USD"}):
                 r = await integ.get(path, params=currency)
                 assert r.status_code == 200, (path, currency, r.text)
-        gbp = (await integ.get(f"/packages/{package}", params={"currency": "GBP"})).json()["total"]
+        gbp = (await integ.get(f"/packages/{package}", params={"currency": "GBP"})).json()["total_in"]
         with localcontext() as exact:
             exact.prec = 80
             expected = (2 * Decimal("99999999999999.9999") / Decimal("0.0000000001")

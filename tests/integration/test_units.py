@@ -109,7 +109,9 @@ def test_package_totals_convert_through_the_base_and_round_once() -> None:
     table = SimpleNamespace(base="EUR", rates={"GBP": "0.8", "USD": "1.1"})
     out = packages.present(package, table, "USD")  # type: ignore[arg-type]
     # 100 EUR -> 110 USD; 10 GBP -> 12.5 EUR -> 13.75 USD
-    assert out.total.amount == Decimal("123.75") and out.total.currency == "USD"
+    assert out.total_in is not None
+    assert out.total_in.amount == Decimal("123.75") and out.total_in.currency == "USD"
+    assert (out.currency, out.total.amount) == ("EUR", Decimal("112.50"))  # its own: 100 EUR + 12.5 EUR
     assert out.fx_rates == {"GBP": Decimal("0.8"), "USD": Decimal("1.1")}
     with pytest.raises(Invalid):
         packages.present(package, table, "JPY")  # type: ignore[arg-type]
@@ -141,15 +143,17 @@ def test_the_largest_total_the_write_bounds_allow_is_exact() -> None:
     # 20 components at the top amount, from the cheapest currency into the dearest.
     table = SimpleNamespace(base="EUR", rates={"XAU": str(RATE_MIN), "JPY": str(RATE_MAX)})
     out = packages.present(_priced(*[(str(TOP), "XAU")] * 20), table, "JPY")  # type: ignore[arg-type]
-    assert out.total.amount == Decimal("1999999999999999998000000000.00")
-    assert out.total.model_dump(mode="json") == {"amount": "1999999999999999998000000000.00",
-                                                 "currency": "JPY"}
+    assert out.total_in is not None
+    assert out.total_in.amount == Decimal("1999999999999999998000000000.00")
+    assert out.total_in.model_dump(mode="json") == {"amount": "1999999999999999998000000000.00",
+                                                    "currency": "JPY"}
 
 
 def test_a_conversion_beyond_any_bound_is_a_422_naming_the_currency() -> None:
     table = SimpleNamespace(base="EUR", rates={"XAU": "1E-80", "JPY": "1E+80"})
     with pytest.raises(Invalid) as caught:
-        packages.present(_priced((str(TOP), "XAU")), table, "JPY")  # type: ignore[arg-type]
+        # Its own total needs no rate; the one asked for is beyond what can be shown.
+        packages.present(_priced((str(TOP), "XAU"), currency="XAU"), table, "JPY")  # type: ignore[arg-type]
     assert [(e.field, e.value) for e in caught.value.errors or []] == [("query.currency", "JPY")]
 
 

@@ -1,0 +1,210 @@
+"""The served OpenAPI is enough to build on (issue 10): a Python client generated from the
+gateway's ``/openapi.json`` by ``openapi-python-client``, with no warning, drives a facilitator
+flow and a provider flow; and the document itself says what integrators need (security,
+statuses, headers, problem+json, an example of every request and answer, valid for its schema)."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs  # comes with schemathesis
+import pytest
+
+from pentad.errors import PROBLEM_JSON
+from pentad.http import PROBES
+from tests.platform import Seeded, day, seeded_platform
+
+GENERATOR = Path(sys.executable).with_name("openapi-python-client")
+
+
+@pytest.fixture(scope="module")
+async def plat(databases: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Seeded]:
+    async with seeded_platform(databases, tmp_path_factory.mktemp("client")) as seeded:
+        yield seeded
+
+
+@pytest.fixture(scope="module")
+async def doc(plat: Seeded) -> dict[str, Any]:
+    async with plat.client() as anonymous:
+        r = await anonymous.get("/openapi.json")
+    assert r.status_code == 200
+    return r.json()
+
+
+def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path, method, op) for path, item in doc["paths"].items() for method, op in item.items()]
+
+
+def _generate(doc_text: str, where: Path) -> tuple[Any, str]:
+    """The client package generated from ``doc_text``, imported, and the generator's output."""
+    (where / "openapi.json").write_text(doc_text)
+    (where / "config.yaml").write_text("post_hooks: []\n")  # no formatter run: nothing to warn about
+    name = f"pentad_client_{uuid.uuid4().hex[:8]}"
+    done = subprocess.run([str(GENERATOR), "generate", "--path", str(where / "openapi.json"), "--meta", "none",
+                           "--output-path", str(where / name), "--config", str(where / "config.yaml")],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    sys.path.insert(0, str(where))
+    try:
+        return importlib.import_module(name), done.stdout + done.stderr
+    finally:
+        sys.path.remove(str(where))
+
+
+@pytest.fixture(scope="module")
+async def generated(plat: Seeded, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, str]:
+    async with plat.client() as anonymous:
+        text = (await anonymous.get("/openapi.json")).text
+    return _generate(text, tmp_path_factory.mktemp("generated"))
+
+
+def _api(package: Any, module: str) -> Any:
+    return importlib.import_module(f"{package.__name__}.api.{module}")
+
+
+async def test_the_client_generates_without_a_warning(generated: tuple[Any, str], doc: dict[str, Any]) -> None:
+    package, output = generated
+    assert "Warning" not in output and "WARNING" not in output, output
+    models = importlib.import_module(f"{package.__name__}.models")
+    for schema in ("SegmentOut", "PageSegmentOut", "PackageOut", "PagePackageOut", "Money", "MoneyInput"):
+        assert hasattr(models, schema), schema
+    for _, _, op in _operations(doc):
+        module = importlib.import_module(f"{package.__name__}.api.{op['tags'][0]}.{op['operationId']}")
+        assert callable(module.asyncio_detailed), op["operationId"]
+
+
+async def test_a_facilitator_reads_segments_and_packages_through_the_client(
+        plat: Seeded, generated: tuple[Any, str]) -> None:
+    package, _ = generated
+    client = package.AuthenticatedClient(base_url=plat.url, token=plat.keys["facilitator_a"])
+    whoami = await _api(package, "segmentation.segmentation_whoami").asyncio(client=client)
+    assert (whoami.role.value, whoami.stakeholder_id) == ("facilitator", plat.agent_a.id)
+
+    segments = await _api(package, "segmentation.segmentation_list_segments").asyncio(
+        client=client, market="GB", specialty=plat.specialty)
+    assert plat.segment["id"] in [s.id for s in segments.items]
+    segment = await _api(package, "segmentation.segmentation_get_segment").asyncio(
+        plat.segment["id"], client=client)
+    assert (segment.name, segment.source_markets) == (plat.segment["name"], ["GB", "IE"])
+
+    page = await _api(package, "integration.integration_list_packages").asyncio(
+        client=client, specialty=plat.specialty)
+    ids = [p.id for p in page.items]
+    assert plat.package["id"] in ids and plat.withdrawn["id"] not in ids
+    one = await _api(package, "integration.integration_get_package").asyncio(plat.package["id"], client=client)
+    assert (one.total.amount, one.total.currency) == (plat.package["total"]["amount"], one.currency)
+    assert [c.price.amount for c in one.components] == ["5200.00", "900.00", "120.00"]
+
+    refused = await _api(package, "integration.integration_create_package").asyncio_detailed(
+        client=client, body=_models(package).PackageIn.from_dict({
+            "name": "Not mine", "specialty": plat.specialty, "components": []}))
+    assert refused.status_code == 403 and refused.parsed.status == 403  # a Problem, parsed
+
+
+async def test_a_provider_posts_and_reads_its_capacity_through_the_client(
+        plat: Seeded, generated: tuple[Any, str]) -> None:
+    package, _ = generated
+    models = _models(package)
+    client = package.AuthenticatedClient(base_url=plat.url, token=plat.keys["provider_b"])
+    me = await _api(package, "integration.integration_whoami").asyncio(client=client)
+    own = await _api(package, "integration.integration_get_stakeholder").asyncio(me.stakeholder_id, client=client)
+    assert (own.id, own.name) == (plat.hospital_b.id, plat.hospital_b.name)
+
+    rows = [{"specialty": plat.specialty, "date": day(d), "slots_total": 6, "slots_available": 4} for d in (5, 6)]
+    post = _api(package, "integration.integration_post_capacity")
+    body = models.IntegrationPostCapacityBody.from_dict({"rows": rows})
+    result = await post.asyncio(own.id, client=client, body=body, idempotency_key=uuid.uuid4().hex)
+    assert (result.inserted, result.updated, result.rejected) == (2, 0, [])
+
+    read = await _api(package, "integration.integration_get_capacity").asyncio(
+        own.id, client=client, specialty=plat.specialty, from_=_date(day(5)), to=_date(day(6)))
+    assert [(r.date.isoformat(), r.slots_total, r.slots_available) for r in read.items] == [
+        (day(5), 6, 4), (day(6), 6, 4)]
+
+    other = await _api(package, "integration.integration_get_capacity").asyncio_detailed(
+        plat.hospital_a.id, client=client)
+    assert other.status_code == 403
+
+
+def _models(package: Any) -> Any:
+    return importlib.import_module(f"{package.__name__}.models")
+
+
+def _date(text: str) -> Any:
+    from datetime import date
+
+    return date.fromisoformat(text)
+
+
+# ----- the document itself ----------------------------------------------------------------
+
+async def test_every_operation_that_needs_a_key_says_so_and_the_probes_do_not(doc: dict[str, Any]) -> None:
+    assert doc["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
+    for path, method, op in _operations(doc):
+        keyless = path in PROBES or path == "/health" or path.endswith(tuple(PROBES))
+        assert op.get("security") == ([] if keyless else [{"ApiKey": []}]), (method, path)
+        statuses = set(op["responses"])
+        assert ({"401", "429"} <= statuses) != keyless, (method, path, statuses)
+
+
+async def test_problems_are_declared_as_problem_json_with_the_statuses_that_happen(doc: dict[str, Any]) -> None:
+    for path, method, op in _operations(doc):
+        for code, response in op["responses"].items():
+            if code.startswith(("4", "5")) and path != "/health":
+                assert list(response["content"]) == [PROBLEM_JSON], (method, path, code)
+            assert "X-Request-ID" in str(response.get("headers")), (method, path, code)
+            if code in ("429", "502", "503", "504") and PROBLEM_JSON in response["content"]:
+                assert "Retry-After" in str(response["headers"]), (method, path, code)
+        has = set(op["responses"])
+        assert ("413" in has) == ("requestBody" in op), (method, path)
+        assert ("412" in has) == any(p["name"] == "if-match" for p in op.get("parameters", [])), (method, path)
+        if path.startswith(("/integration/", "/segmentation/")):
+            assert {"502", "503", "504"} <= has, (method, path)
+        if method == "post":
+            assert "Idempotency-Key" in [p["name"] for p in op["parameters"]], path
+    live = doc["paths"]["/integration/health/live"]["get"]["responses"]
+    assert not {"401", "403", "404", "409"} & set(live)
+    package = doc["paths"]["/integration/packages/{package_id}"]
+    assert "ETag" in str(package["get"]["responses"]["200"]["headers"])
+    assert "ETag" in str(package["patch"]["responses"]["200"]["headers"])
+
+
+async def test_every_operation_has_an_example_request_and_answer_valid_for_its_schema(doc: dict[str, Any]) -> None:
+    """Examples are built from the schemas' own: a new field whose plain value would not pass
+    (a pattern, a code) must carry ``examples`` of its own, or this test names it."""
+    def check(where: str, media: dict[str, Any]) -> None:
+        assert "example" in media, f"{where}: no example"
+        validator = jsonschema_rs.validator_for({**media["schema"], "components": doc["components"]},
+                                                validate_formats=True)
+        errors = [e.message for e in validator.iter_errors(media["example"])]
+        assert not errors, f"{where}: the example is not valid: {errors}"
+
+    for path, method, op in _operations(doc):
+        for media in op.get("requestBody", {}).get("content", {}).values():
+            check(f"{method} {path} request", media)
+        answers = {c: r for c, r in op["responses"].items() if c.startswith("2") and r.get("content")}
+        assert answers or "204" in op["responses"], f"{method} {path}: no answer"
+        for code, response in answers.items():
+            for media in response["content"].values():
+                check(f"{method} {path} {code}", media)
+
+
+async def test_descriptions_point_at_no_source_file(doc: dict[str, Any]) -> None:
+    import json
+
+    text = json.dumps(doc)
+    assert not any(word in text for word in (".py", "services/", "pentad/")), text
+
+
+async def test_the_examples_are_accepted_by_the_platform(plat: Seeded, doc: dict[str, Any]) -> None:
+    """The request example of creating a segment, as shown, is taken as it is."""
+    example = doc["paths"]["/segmentation/segments"]["post"]["requestBody"]["content"]["application/json"]["example"]
+    async with plat.client("staff") as staff:
+        r = await staff.post("/segmentation/segments", json=example)
+    assert r.status_code == 201, r.text
