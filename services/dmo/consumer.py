@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import zlib
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 import structlog
@@ -21,8 +22,9 @@ from pentad.db import Database, write_intent
 from pentad.settings import Settings
 from pentad.state import State
 from services.development.client import DevelopmentClient
-from services.dmo import feeds, reactions, readmodel
+from services.dmo import feeds, offer, reactions, readmodel
 from services.dmo.feeds import FEEDS, Pillars
+from services.dmo.metrics import READ_MODEL_LAG
 from services.dmo.rebuild import rebuild
 from services.promotion.client import PromotionClient
 
@@ -71,6 +73,12 @@ async def recheck_all(db: Database, settings: Settings) -> None:
         write_intent.reset(token)
 
 
+async def _observe_lag(db: Database) -> None:
+    async with db.read_sessionmaker() as session:
+        lag = (await offer.feed_position(session, datetime.now(UTC)))["lag_seconds"]
+    READ_MODEL_LAG.set(-1 if lag is None else lag)
+
+
 async def consume(state: State) -> None:
     """The loop itself; does nothing when polling is off (0) or a pillar's URL is not configured."""
     settings = state["settings"]
@@ -84,6 +92,7 @@ async def consume(state: State) -> None:
         try:
             applied = await turn(state["db"], pillars, hands, recheck=due)
             checked = time.monotonic() if due else checked
+            await _observe_lag(state["db"])
         except Exception:
             log.exception("consumer.turn_failed")
             applied = 0

@@ -41,6 +41,7 @@ from pentad.http import current_request_id
 from pentad.orm import utcnow
 from services.dmo.action_schemas import ActionStatus, StepStatus
 from services.dmo.actions import step_def
+from services.dmo.metrics import ACTIONS_FINISHED
 from services.dmo.models import Action, ActionStep
 from services.dmo.steps import Call, Done, Pillars, Refused, StepDef, outcome_of
 
@@ -213,6 +214,7 @@ def _finish(session: AsyncSession, action: Action, steps: list[ActionStep]) -> N
     action.lease_owner, action.lease_expires_at = None, None
     outbox.record(session, type=f"action.{status}", subject=action.id,
                   data={"kind": action.kind, "reasons": list(action.reasons), "records": dict(action.context)})
+    ACTIONS_FINISHED.labels(kind=action.kind, status=status).inc()
     log.info("action.finished", action_id=action.id, kind=action.kind, status=status)
 
 

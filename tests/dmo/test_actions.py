@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from tests.dmo.conftest_actions import (
     ActionWorld,
@@ -22,8 +23,13 @@ from tests.dmo.conftest_actions import (
 from tests.pillars import unique
 
 
+def _finished_count(kind: str, status: str) -> float:
+    return REGISTRY.get_sample_value("pentad_dmo_actions_finished_total", {"kind": kind, "status": status}) or 0.0
+
+
 async def test_onboarding_registers_accredits_and_makes_a_member(actions_world: ActionWorld) -> None:
     body = onboarding()
+    counted = _finished_count("onboard-provider", "succeeded")
     async with actions_world.client("dmo") as dmo:
         started = await start(dmo, "onboard-provider", body)
         assert started["status"] == "running" and started["kind"] == "onboard-provider"
@@ -33,6 +39,7 @@ async def test_onboarding_registers_accredits_and_makes_a_member(actions_world: 
             f"dmo-{started['id']}-{n}" for n in ("register_stakeholder", "submit_accreditation", "open_membership")]
         action = await finished(dmo, started["id"])
     assert action["status"] == "succeeded" and action["reasons"] == [], action
+    assert _finished_count("onboard-provider", "succeeded") == counted + 1  # the metric operators alert on
     assert all(s["status"] == "succeeded" and s["attempts"] == 1 and s["finished_at"] for s in action["steps"])
     (stakeholder,) = await stakeholders_named(actions_world, body["stakeholder"]["name"])
     assert stakeholder["status"] == "active" and action["records"]["stakeholder_id"] == stakeholder["id"]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client import REGISTRY
 
 from pentad.db import Database
 from services.dmo import consumer
@@ -93,6 +94,8 @@ async def test_the_background_consumer_pauses_the_campaign_within_seconds(
                     break
                 await asyncio.sleep(0.05)
             assert r.json()["ready"], r.text
+        lag = REGISTRY.get_sample_value("pentad_dmo_read_model_lag_seconds")
+        assert lag is not None and 0 <= lag < 60, lag  # the loop publishes how stale the read model may be
         started = time.monotonic()
         await set_accreditation(world, c.accreditations[c.providers[0]], "revoked")
         while world.promotion.campaigns[campaign]["status"] != "paused":
