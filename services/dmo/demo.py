@@ -57,7 +57,7 @@ async def _ok(r: httpx.Response) -> dict[str, Any]:
     return dict(r.json())
 
 
-async def _campaign_ids(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
+async def _campaigns_by_name(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
     page = await _ok(await client.get("/promotion/campaigns", params={"limit": 500}))
     return {c["name"]: c for c in page["items"]}
 
@@ -126,7 +126,7 @@ async def _reaction_done(client: httpx.AsyncClient, stakeholder_id: str) -> None
 
 async def load(client: httpx.AsyncClient) -> None:
     today = datetime.now(UTC).date()
-    campaigns = await _campaign_ids(client)
+    campaigns = await _campaigns_by_name(client)
     if KNEES in campaigns:
         await _launch(client, campaigns[KNEES], expected="succeeded")
     if SMILE in campaigns:
@@ -134,5 +134,5 @@ async def load(client: httpx.AsyncClient) -> None:
     await _onboard(client, today)
     if studio := await _suspend_licence(client):
         await _reaction_done(client, studio)
-    knees = (await _campaign_ids(client)).get(KNEES)
+    knees = (await _campaigns_by_name(client)).get(KNEES)
     await load_enquiries(client, tracking_code=knees["tracking_code"] if knees else None)
