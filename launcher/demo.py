@@ -25,8 +25,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,21 +47,6 @@ def pillar_loaders() -> list[tuple[str, Loader]]:
     """Every pillar that ships a ``demo.py``, in registry order (later pillars may use
     what earlier ones made)."""
     return [(c.name, c.module("demo").load) for c in SERVICES if c.has("demo")]
-
-
-@dataclass(frozen=True)
-class ServiceAccess:
-    """What a loader needs to call a service directly as another service: the platform's
-    signing secret and the services' URLs. Set by whoever started the platform (``pentad up``).
-
-    Only Promotion's demo uses it, to activate its launched campaign as the coordinator would,
-    until the coordinator's demo launches it through ``/dmo/actions/launch-campaign``."""
-
-    secret: str = field(repr=False)
-    urls: dict[str, str]
-
-
-service_access: ContextVar[ServiceAccess | None] = ContextVar("pentad.demo.service_access", default=None)
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,6 @@ class Supervisor:
             loop.add_signal_handler(sig, self.stopping.set)
         for child in self.children:
             await child.start()
-        demo.service_access.set(demo.ServiceAccess(secret, urls))  # the start-up task below inherits it
         # Watch from the first moment: a process dying while we wait for health restarts too.
         watching = asyncio.create_task(self._watch())
         failure = await self._until_stopped_or(self._start_up())

@@ -21,12 +21,15 @@ import pytest
 from gateway.app import create_app as create_gateway
 from launcher import demo
 from pentad.components import SERVICE_NAMES
+from services.dmo import demo as dmo_demo
+from services.dmo.demo import ONBOARDED
 from services.integration.demo import FX, STAKEHOLDERS
+from services.promotion.demo_enquiries import STAGES
 from services.segmentation.demo import SEGMENTS
 from tests.support import build, free_port, serving, settings_for
 
 WEEK = timedelta(days=7)
-FULL = (len(SEGMENTS), len(STAKEHOLDERS), 3)
+FULL = (len(SEGMENTS), len(STAKEHOLDERS) + ONBOARDED, 3)
 
 
 @dataclass
@@ -177,3 +180,44 @@ def test_the_marker_is_replaced_whole(tmp_path: Path) -> None:
     demo.write_marker(path, {"state": "loaded", "loaded_at": "2026-11-28T10:01:00+00:00"})
     assert json.loads(path.read_text())["state"] == "loaded"
     assert [p.name for p in tmp_path.iterdir()] == [demo.MARKER]
+
+
+async def test_the_demo_shows_what_the_coordinator_did(platform: Platform) -> None:
+    """One launch that succeeded, one refused with reasons, an onboarding and a reaction to a
+    lapsed licence; the enquiries after them; the coordinator's part again duplicates nothing."""
+    async with platform.client() as client:
+        assert (await demo.load_once(client, platform.data, retention=WEEK)).loaded
+
+        async def items(path: str, **params: Any) -> list[dict[str, Any]]:
+            r = await client.get(path, params={"limit": 500, **params})
+            assert r.status_code == 200, r.text
+            return list(r.json()["items"])
+
+        async def shown() -> tuple[list[tuple[str, str, str]], list[tuple[str, str | None, str]], int]:
+            campaigns = {c["id"]: c["name"] for c in await items("/promotion/campaigns")}
+            actions = [(a["kind"], a["status"], campaigns.get(a["input"].get("campaign_id"), "-"))
+                       for a in await items("/dmo/actions")]
+            reacted = [(r["kind"], r["stakeholder_id"], r["status"]) for r in await items("/dmo/reactions")]
+            return actions, reacted, len(await items("/promotion/enquiries"))
+
+        actions, reacted, enquiries = await shown()
+        assert actions == [("launch-campaign", "succeeded", dmo_demo.KNEES),
+                           ("launch-campaign", "failed", dmo_demo.SMILE),
+                           ("onboard-provider", "succeeded", "-")]
+        studio = next(s["id"] for s in await items("/integration/stakeholders")
+                      if s["name"] == "Adriatic Smile Dental Studio")
+        assert reacted == [("provider.left_offer", studio, "done")]
+        assert enquiries == len(STAGES)
+
+        refused = (await items("/dmo/actions", status="failed"))[0]
+        assert any("accredited providers: 2 of 3 needed" in reason for reason in refused["reasons"]), refused["reasons"]
+        status = {c["name"]: c["status"] for c in await items("/promotion/campaigns")}
+        assert status == {dmo_demo.KNEES: "active", dmo_demo.SMILE: "draft"}
+        clinic = next(s for s in await items("/integration/stakeholders") if s["name"] == dmo_demo.CLINIC["name"])
+        held = await items("/administration/accreditations", stakeholder_id=clinic["id"])
+        assert [(a["scheme_id"], a["status"]) for a in held] == [("sch_temos", "pending")]
+        assert len(await items("/administration/memberships", stakeholder_id=clinic["id"])) == 1
+
+        await dmo_demo.load(client)  # a retry of the part under the same key
+        assert await shown() == (actions, reacted, enquiries)
+        assert await counts(client) == FULL

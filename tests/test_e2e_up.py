@@ -212,11 +212,12 @@ def _demo_counts(url: str, headers: dict[str, str]) -> tuple[int, int, int]:
 
 
 def _assert_demo_loaded(url: str, headers: dict[str, str]) -> None:
+    from services.dmo.demo import ONBOARDED
     from services.integration.demo import STAKEHOLDERS
     from services.segmentation.demo import SEGMENTS
 
     # `pentad up` prints its banner after the demo is in; poll briefly for it.
-    assert _wait(lambda: _demo_counts(url, headers) == (len(SEGMENTS), len(STAKEHOLDERS), 3), within=20), \
+    assert _wait(lambda: _demo_counts(url, headers) == (len(SEGMENTS), len(STAKEHOLDERS) + ONBOARDED, 3), within=20), \
         _demo_counts(url, headers)
     assert _wait(lambda: _development_counts(url, headers) == (2, 3 * len(SEGMENTS)), within=20), \
         _development_counts(url, headers)

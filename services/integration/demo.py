@@ -1,7 +1,8 @@
 """Demo destination, Integration part: Kvarner's providers, their capacity and packages.
 
-Names are invented for the demo; capacity covers the next four weeks from the day it
-loads, so it is fresh (re-running `make run` on a later day re-confirms it).
+Names are invented for the demo; capacity covers the next nine weeks from the day it
+loads (the eight whole weeks Development's gaps and the coordinator's readiness look at,
+whatever the weekday), so it is fresh (re-running `make run` on a later day re-confirms it).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import httpx
 
 FX = {"base": "EUR", "rates": {"USD": "1.0812", "GBP": "0.8465", "CHF": "0.9380", "SEK": "11.2450",
                                "NOK": "11.6900", "DKK": "7.4590"}}
+
+CAPACITY_DAYS = 63
 
 # (slug, body, weekday slots per specialty)
 STAKEHOLDERS: list[tuple[str, dict[str, Any], dict[str, int]]] = [
@@ -81,7 +84,7 @@ def _packages(ids: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
 
 def _capacity(slots: dict[str, int], today: datetime) -> list[dict[str, Any]]:
     rows = []
-    for day in range(28):
+    for day in range(CAPACITY_DAYS):
         date = (today + timedelta(days=day)).date()
         weekend = date.weekday() >= 5
         for specialty, per_day in slots.items():

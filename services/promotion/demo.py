@@ -1,22 +1,21 @@
 """Demo destination, Promotion part: two campaigns with their spend.
 
 - "Knees and hips in Kvarner" for the DACH joint-replacement segment, which the demo region
-  can deliver (two accredited providers, capacity well above its weekly threshold): active.
+  can deliver (two accredited providers, capacity well above its weekly threshold): launched
+  by the coordinator's demo, so active.
 - "Smile in Rijeka" for the UK and Irish dental-implant segment, short of its threshold (it
   asks for three accredited implant clinics; the region has two): a draft, with the creative
   work already paid for, waiting for the segment to be ready.
 
-A campaign becomes active only through the coordinator's launch action. Until the coordinator
-ships its demo, ``activate_until_the_coordinator_launches`` below stands in for that action:
-it calls Promotion's activation route as the coordinator's own identity (``service:dmo``),
-which needs the platform's signing secret and Promotion's address (``launcher.demo.ServiceAccess``,
-given by ``pentad up``). The coordinator's demo replaces it with
-``POST /dmo/actions/launch-campaign``; then this function and ``ServiceAccess`` go.
+A campaign becomes active only through the coordinator's launch action: the coordinator's demo
+(``services/dmo/demo.py``) launches the first and has the second refused, with its reasons.
 
 Loading never overwrites or duplicates: the part is skipped as soon as the platform holds any
 campaign (the user's, or an earlier load's, however long ago); every create carries an
-``Idempotency-Key`` and the activation names a fixed action id, so a load cut short is finished
-by the retry without duplicates.
+``Idempotency-Key``, so a load cut short is finished by the retry without duplicates. The
+enquiries (``demo_enquiries.py``) are loaded by the coordinator's demo, after the launch and the
+coordinator's reaction to a lapsed licence, so that they are routed against the destination as
+the demo leaves it.
 """
 
 from __future__ import annotations
@@ -25,18 +24,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
-import structlog
 
-from launcher.demo import ServiceAccess, service_access
-from pentad.client import UpstreamError
-from pentad.identity import Caller, Role
-from services.promotion.client import PromotionClient
 from services.segmentation.demo import SEGMENTS
 
-log = structlog.get_logger("pentad.demo.promotion")
-
 JOINTS, DENTAL = (str(s["name"]) for s in SEGMENTS[:2])
-LAUNCH_ACTION = "demo:launch:knees-and-hips"
+KNEES = "Knees and hips in Kvarner: DACH spring programme"
+SMILE = "Smile in Rijeka: UK and Irish implant patients"
 
 
 def _money(amount: str, currency: str) -> dict[str, str]:
@@ -50,7 +43,7 @@ def _campaigns(today: date) -> list[tuple[str, str, dict[str, Any], list[dict[st
 
     return [
         ("knees-and-hips", JOINTS, {
-            "name": "Knees and hips in Kvarner: DACH spring programme", "source_markets": ["DE", "AT", "CH"],
+            "name": KNEES, "source_markets": ["DE", "AT", "CH"],
             "channels": ["digital", "trade_event", "fam_trip", "partner_referral"],
             "budget": _money("60000.00", "EUR"), "starts_on": on(-30), "ends_on": on(150)}, [
             {"amount": _money("12500.00", "EUR"), "spent_on": on(-28), "channel": "trade_event",
@@ -61,7 +54,7 @@ def _campaigns(today: date) -> list[tuple[str, str, dict[str, Any], list[dict[st
              "note": "Familiarisation trip for six Austrian orthopaedic referrers"},
         ]),
         ("smile-in-rijeka", DENTAL, {
-            "name": "Smile in Rijeka: UK and Irish implant patients", "source_markets": ["GB", "IE"],
+            "name": SMILE, "source_markets": ["GB", "IE"],
             "channels": ["digital", "press", "hosted_buyers"],
             "budget": _money("25000.00", "GBP"), "starts_on": on(60), "ends_on": on(240)}, [
             {"amount": _money("1800.00", "GBP"), "spent_on": on(-10), "channel": "digital",
@@ -89,25 +82,6 @@ async def _load_campaign(client: httpx.AsyncClient, slug: str, body: dict[str, A
     return campaign_id
 
 
-async def activate_until_the_coordinator_launches(campaign_id: str) -> bool:
-    """Stands in for the coordinator's launch action (see the module's doc); False, leaving the
-    campaign a draft, when the platform gave no way to call Promotion as the coordinator."""
-    access: ServiceAccess | None = service_access.get()
-    if access is None or "promotion" not in access.urls:
-        log.warning("demo.campaign_left_draft", campaign_id=campaign_id,
-                    reason="no service access to act as the coordinator")
-        return False
-    async with httpx.AsyncClient(timeout=30) as http:
-        promotion = PromotionClient(http, base_url=access.urls["promotion"], secret=access.secret.encode(),
-                                    caller=Caller("service:dmo", Role.staff))
-        try:
-            await promotion.activate(campaign_id, action_id=LAUNCH_ACTION)
-        except UpstreamError as exc:  # the launcher retries a load on httpx errors only
-            raise httpx.HTTPError(str(exc)) from exc
-    log.info("demo.campaign_activated", campaign_id=campaign_id, action_id=LAUNCH_ACTION)
-    return True
-
-
 async def _any_campaign(client: httpx.AsyncClient) -> bool:
     r = await client.get("/promotion/campaigns", params={"limit": 1})
     r.raise_for_status()
@@ -122,6 +96,4 @@ async def load(client: httpx.AsyncClient) -> None:
     for slug, segment, body, entries in _campaigns(today):
         if segment not in ids:
             continue  # the demo segment was renamed or retired: the user's destination, not the demo's
-        campaign_id = await _load_campaign(client, slug, {**body, "segment_ids": [ids[segment]]}, entries, today)
-        if segment == JOINTS:
-            await activate_until_the_coordinator_launches(campaign_id)
+        await _load_campaign(client, slug, {**body, "segment_ids": [ids[segment]]}, entries, today)

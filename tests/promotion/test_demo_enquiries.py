@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from launcher import demo
+from services.promotion.demo import KNEES
 from services.promotion.demo_enquiries import STAGES, load_enquiries
 from tests.test_demo import Platform, platform  # noqa: F401 - the whole platform, as the demo test runs it
 
@@ -22,17 +23,18 @@ async def _all(client: httpx.AsyncClient, path: str) -> list[dict[str, Any]]:
 
 async def test_the_demo_enquiries_cover_the_funnel_and_load_once(platform: Platform) -> None:  # noqa: F811
     async with platform.client() as client:
-        for name, load in demo.pillar_loaders():
-            if name != "promotion":
-                await load(client)
-        await load_enquiries(client)
+        for _, load in demo.pillar_loaders():  # the coordinator's part loads the enquiries, after its launch
+            await load(client)
         first = await _all(client, "/promotion/enquiries")
-        await load_enquiries(client)  # a load finished again changes nothing
+        knees = next(c for c in await _all(client, "/promotion/campaigns") if c["name"] == KNEES)
+        await load_enquiries(client, tracking_code=knees["tracking_code"])  # a load finished again changes nothing
         again = await _all(client, "/promotion/enquiries")
         quotes = [q for e in first for q in await _all(client, f"/promotion/enquiries/{e['id']}/quotes")]
         performance = await _all(client, "/promotion/performance/providers")
 
     assert again == first and len(first) == 40
+    # Every fourth British patient came through the launched campaign.
+    assert sum(e["tracking_code"] == knees["tracking_code"] for e in first) == 10
     assert Counter(e["status"] for e in first) == Counter(STAGES)
     assert len({e["facilitator_id"] for e in first}) == 2
     assert all(e["status_reason"] and "speaks sv" in e["status_reason"] for e in first if e["status"] == "new")

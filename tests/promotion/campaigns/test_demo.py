@@ -1,24 +1,22 @@
-"""The Promotion demo: an active campaign for a segment the region can deliver, a draft for one
-short of its threshold, both with spend; never a duplicate or an overwrite on a later load."""
+"""The Promotion demo: two draft campaigns with spend, one for a segment the region can deliver
+(the coordinator's demo launches it: tests/test_demo.py), one for a segment short of its
+threshold; never a duplicate or an overwrite on a later load."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
-from pathlib import Path
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 
-from launcher.demo import ServiceAccess, service_access
 from pentad.identity import Caller, Role
 from services.integration import demo as integration_demo
 from services.promotion import demo
 from services.segmentation import demo as segmentation_demo
 from tests.development.test_demo import Prefixes
-from tests.pillars import feed, money, start_pair
-from tests.promotion.campaigns.conftest import PILLARS, World
-from tests.support import SECRET
+from tests.pillars import feed, money
+from tests.promotion.campaigns.conftest import World
 
 
 @asynccontextmanager
@@ -32,27 +30,23 @@ async def campaigns(pro: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
     return {c["name"]: c for c in (await pro.get("/campaigns", params={"limit": 500})).json()["items"]}
 
 
-async def test_the_demo_has_an_active_and_a_draft_campaign_with_spend(shared: World, pro: httpx.AsyncClient) -> None:
-    token = service_access.set(ServiceAccess(SECRET, shared.pair.urls))  # as `pentad up` gives it
-    try:
-        async with gateway(shared, "key_admin_demo") as gw:
-            await segmentation_demo.load(gw)
-            await integration_demo.load(gw)
-            await demo.load(gw)
-            await demo.load(gw)  # a retry under the same key changes nothing
-            segments = {s["name"]: s["id"] for s in (await gw.get("/segmentation/segments")).json()["items"]}
-    finally:
-        service_access.reset(token)
+async def test_the_demo_has_two_draft_campaigns_with_spend(shared: World, pro: httpx.AsyncClient) -> None:
+    async with gateway(shared, "key_admin_demo") as gw:
+        await segmentation_demo.load(gw)
+        await integration_demo.load(gw)
+        await demo.load(gw)
+        await demo.load(gw)  # a retry under the same key changes nothing
+        segments = {s["name"]: s["id"] for s in (await gw.get("/segmentation/segments")).json()["items"]}
 
     found = await campaigns(pro)
     assert len(found) == 2
     knees, smile = (next(c for c in found.values() if c["segment_ids"] == [segments[name]])
                     for name in (demo.JOINTS, demo.DENTAL))
-    assert (knees["status"], knees["spent"], knees["budget"]) == ("active", money("26050.00"), money("60000.00"))
+    assert (knees["name"], smile["name"]) == (demo.KNEES, demo.SMILE)
+    assert (knees["status"], knees["spent"], knees["budget"]) == ("draft", money("26050.00"), money("60000.00"))
     assert (smile["status"], smile["spent"], smile["budget"]) == (
         "draft", money("1800.00", "GBP"), money("25000.00", "GBP"))
-    activations = [e for e in await feed(pro) if e["type"] == "campaign.status_changed"]
-    assert [(e["subject"], e["data"]["action_id"]) for e in activations] == [(knees["id"], demo.LAUNCH_ACTION)]
+    assert not [e for e in await feed(pro) if e["type"] == "campaign.status_changed"]  # only the coordinator launches
     ledger = (await pro.get(f"/campaigns/{knees['id']}/spend")).json()["items"]
     assert [e["channel"] for e in ledger] == ["trade_event", "digital", "fam_trip"]
 
@@ -65,13 +59,3 @@ async def test_the_demo_has_an_active_and_a_draft_campaign_with_spend(shared: Wo
     assert len(after) == 2 and "Our own implant campaign" in after
     assert len((await pro.get(f"/campaigns/{knees['id']}/spend")).json()["items"]) == 3
 
-
-async def test_without_service_access_the_launched_campaign_stays_a_draft(databases: Any, tmp_path: Path) -> None:
-    """`pentad up` always gives the access; a loader run on its own must not fail for want of it."""
-    async with AsyncExitStack() as stack:
-        world = World(await start_pair(stack, databases, tmp_path, services=PILLARS))
-        async with gateway(world, "key_admin_alone") as gw:
-            await segmentation_demo.load(gw)
-            await demo.load(gw)
-        async with world.client("promotion") as pro:
-            assert sorted(c["status"] for c in (await campaigns(pro)).values()) == ["draft", "draft"]
