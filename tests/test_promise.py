@@ -121,9 +121,10 @@ async def test_an_enquiry_is_routed_only_to_providers_that_can_take_it(plat: See
     # Hospital B speaks English and has fresh capacity in the patient's window, but holds no
     # accreditation (a pending one is not enough); the closed clinic is inactive.
     async with plat.client("admin") as admin:
-        ok(await admin.post("/administration/accreditations", json={
+        pending = ok(await admin.post("/administration/accreditations", json={
             "stakeholder_id": plat.hospital_b.id, "scheme_id": "sch_jci",
             "certificate_no": f"JCI-{uuid.uuid4().hex[:8]}", "issued_on": day(-30)}), 201)
+        plat.extra["pending_b"] = pending["id"]
         ok(await admin.post(f"/integration/stakeholders/{plat.hospital_b.id}/capacity", json={"rows": [
             {"specialty": plat.specialty, "date": day(d), "slots_total": 4, "slots_available": 2}
             for d in (1, 2, 3)]}))
@@ -165,9 +166,12 @@ async def test_revoking_the_one_accreditation_pauses_the_campaign_within_5_s(
         assert [r for r in now["reasons"] if r["requirement"] == "accredited_providers"
                 and r["have"] == 0 and r["needed"] == 1], now["reasons"]
 
-        reactions = ok(await admin.get("/dmo/reactions", params={"segment_id": sid}))["items"]
-        not_ready = [r for r in reactions if r["kind"] == "segment.not_ready" and r["status"] == "done"]
-        assert not_ready and campaign_id in not_ready[0]["outcome"]["campaigns_paused"], reactions
+        async def carried_out() -> list[dict[str, Any]] | None:  # paused first, then settled
+            items = ok(await admin.get("/dmo/reactions", params={"segment_id": sid}))["items"]
+            return [r for r in items if r["kind"] == "segment.not_ready" and r["status"] == "done"] or None
+
+        not_ready = await until(carried_out, within=10, what="the segment.not_ready reaction done")
+        assert not_ready and campaign_id in not_ready[0]["outcome"]["campaigns_paused"], not_ready
         assert not_ready[0]["source"] == "administration" and not_ready[0]["seq"], not_ready[0]
         left = ok(await admin.get("/dmo/reactions", params={"kind": "provider.left_offer"}))["items"]
         assert [r for r in left if r["stakeholder_id"] == a and r["source"] == "administration" and r["seq"]], left
@@ -199,3 +203,40 @@ async def test_the_scorecard_reads_the_real_promotion(plat: Seeded, faults_repor
     assert card["broad_brush_index"] == 1.0, card["broad_brush"]
     faults_report(f"promise: scorecard spend {spend['money']}, broad-brush index {card['broad_brush_index']} "
                   f"({card['broad_brush']['formula']}); readiness from {card['readiness_source']}")
+
+
+async def test_a_new_accreditation_routes_the_waiting_enquiry_and_the_campaign_resumes(plat: Seeded) -> None:
+    """The gaps close again. Hospital B's pending accreditation is verified: the enquiry left
+    unrouted goes to B (issue 8: retried when accreditations change; a provider once withdrawn
+    is not asked twice). Hospital A is accredited anew: the segment is ready again, its
+    campaign is flagged ready to resume, and staff resume it through the launch action."""
+    sid, a, b, campaign_id = plat.segment["id"], plat.hospital_a.id, plat.hospital_b.id, plat.extra["campaign"]
+    async with plat.client("admin") as admin:
+        ok(await admin.patch(f"/administration/accreditations/{plat.extra['pending_b']}", json={"status": "valid"}))
+
+        async def routed_to_b() -> dict[str, Any] | None:
+            enquiry = ok(await admin.get(f"/promotion/enquiries/{plat.extra['enquiry']}"))
+            held = [x["stakeholder_id"] for x in enquiry["assignments"] if x["status"] == "pending"]
+            return enquiry if enquiry["status"] == "routed" and held == [b] else None
+
+        await until(routed_to_b, within=10, what="the waiting enquiry routed to hospital B")
+        joined = ok(await admin.get("/dmo/reactions", params={"kind": "provider.joined_offer"}))["items"]
+        assert [r for r in joined if r["stakeholder_id"] == b and r["source"] == "administration"], joined
+
+        again = ok(await admin.post("/administration/accreditations", json={
+            "stakeholder_id": a, "scheme_id": "sch_jci", "certificate_no": f"JCI-{uuid.uuid4().hex[:8]}",
+            "issued_on": day(-1)}), 201)
+        ok(await admin.patch(f"/administration/accreditations/{again['id']}", json={"status": "valid"}))
+
+        async def flagged() -> list[dict[str, Any]] | None:
+            items = ok(await admin.get("/dmo/reactions", params={"segment_id": sid,
+                                                                 "kind": "segment.ready_again"}))["items"]
+            return [r for r in items if r["status"] == "done"] or None
+
+        resumable = await until(flagged, within=10, what="the segment flagged ready again")
+        assert campaign_id in resumable[0]["outcome"]["campaigns_ready_to_resume"], resumable
+    async with plat.client("staff") as staff:
+        action = await launch(staff, campaign_id)
+        assert action["status"] == "succeeded", action
+        campaign = ok(await staff.get(f"/promotion/campaigns/{campaign_id}"))
+        assert campaign["status"] == "active" and campaign["status_reason"] is None, campaign

@@ -11,6 +11,9 @@ so a reaction executed again after a crash duplicates nothing.
 - a provider's accreditation lapsed (expired, suspended, revoked) and it holds no other
   that counts: it is out of the offer already (the offer reads the read model), and its
   open enquiries are routed again (``provider.left_offer``);
+- a provider gained what lets it take patients (an accreditation that counts, capacity
+  while it holds one): the enquiries left unrouted are routed again
+  (``provider.joined_offer``), as issue 8 asks (retried when capacity or accreditations change);
 - a segment stopped being ready: each active campaign targeting it is paused with the
   reasons, and a development initiative is opened for the gap (``segment.not_ready``);
 - a segment is ready again: the campaigns the coordinator paused are flagged ready to
@@ -46,6 +49,7 @@ from services.promotion.client import PromotionClient
 log = structlog.get_logger("dmo.reactions")
 
 LAPSED = frozenset({"expired", "suspended", "revoked"})
+COUNTING = frozenset({"valid", "expiring"})  # an accreditation that lets its holder take patients
 MAX_ATTEMPTS = 10
 _OPEN_CAMPAIGN = ("draft", "active", "paused")
 
@@ -66,6 +70,7 @@ class Touched:
     retired: dict[str, Cause] = field(default_factory=dict)
     stakeholders: dict[str, Cause] = field(default_factory=dict)
     lapsed: dict[str, Cause] = field(default_factory=dict)
+    gained: dict[str, Cause] = field(default_factory=dict)  # accredited now, or new capacity
 
     def at(self, feed: str, event: CloudEvent) -> Mark:
         return Mark(self, Cause(feed, event.seq, event.id, event.type))
@@ -81,10 +86,12 @@ class Mark:
         if retired:
             self.touched.retired[segment_id] = self.cause
 
-    def stakeholder(self, stakeholder_id: str, *, lapsed: bool = False) -> None:
+    def stakeholder(self, stakeholder_id: str, *, lapsed: bool = False, gained: bool = False) -> None:
         self.touched.stakeholders[stakeholder_id] = self.cause
         if lapsed:
             self.touched.lapsed[stakeholder_id] = self.cause
+        if gained:
+            self.touched.gained[stakeholder_id] = self.cause
 
 
 async def record(session: AsyncSession, *, cause: Cause, kind: str, reason: str, segment_id: str | None = None,
@@ -110,6 +117,13 @@ async def recheck(session: AsyncSession, touched: Touched, *, settings: Settings
             await record(session, cause=cause, kind="provider.left_offer", stakeholder_id=sid,
                          reason=f"{name or sid} holds no accreditation valid now ({cause.event_type}): it left the "
                                 "offer; its open enquiries are routed again.")
+    for sid, cause in touched.gained.items():
+        held = await session.scalars(sa.select(RmAccreditation).where(RmAccreditation.stakeholder_id == sid))
+        if offer.counting(list(held), clock.today):
+            name = await session.scalar(sa.select(RmStakeholder.name).where(RmStakeholder.id == sid))
+            await record(session, cause=cause, kind="provider.joined_offer", stakeholder_id=sid,
+                         reason=f"{name or sid} can take patients ({cause.event_type}): the enquiries left "
+                                "unrouted are routed again.")
     for segment_id, cause in touched.retired.items():
         await session.execute(sa.delete(SegmentReadiness).where(SegmentReadiness.segment_id == segment_id))
         await record(session, cause=cause, kind="segment.retired", segment_id=segment_id,
@@ -217,6 +231,8 @@ async def _execute(db: Database, hands: Hands, reaction: Reaction) -> dict[str, 
     if reaction.kind == "provider.left_offer":
         routed = await hands.promotion.retry_routing(stakeholder_id=reaction.stakeholder_id)
         return {"enquiries_routed": routed.routed, "assignments_withdrawn": routed.withdrawn}
+    if reaction.kind == "provider.joined_offer":
+        return {"enquiries_routed": (await hands.promotion.retry_routing()).routed}
     segment_id = reaction.segment_id or ""
     if reaction.kind == "segment.not_ready":
         paused = [c.id for c in await hands.promotion.campaigns(status="active", segment_id=segment_id)]
