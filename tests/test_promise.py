@@ -48,9 +48,9 @@ async def until(check: Callable[[], Any], *, within: float, what: str) -> Any:
         await asyncio.sleep(0.05)
 
 
-async def launch(staff: httpx.AsyncClient, campaign_id: str) -> dict[str, Any]:
+async def launch(staff: httpx.AsyncClient, campaign_id: str, **options: Any) -> dict[str, Any]:
     """Launch through the coordinator's action and wait for it to end."""
-    made = ok(await staff.post("/dmo/actions/launch-campaign", json={"campaign_id": campaign_id},
+    made = ok(await staff.post("/dmo/actions/launch-campaign", json={"campaign_id": campaign_id, **options},
                                headers={"Idempotency-Key": uuid.uuid4().hex}), 202)
 
     async def ended() -> dict[str, Any] | None:
@@ -87,6 +87,15 @@ async def test_an_unready_segment_refuses_the_launch_with_reasons_and_numbers(pl
         said = " ".join(action["reasons"])
         assert "accredited providers" in said and "0 of 1" in said, action["reasons"]
         assert ok(await staff.get(f"/promotion/campaigns/{campaign['id']}"))["status"] == "draft"
+
+        # Asked to, the refusal opens a development initiative per gap, in the real Development.
+        action = await launch(staff, campaign["id"], open_initiatives=True)
+        assert action["status"] == "failed", action
+        opened = action["records"]["initiatives"]
+        assert opened, action
+        for initiative_id in opened:
+            initiative = ok(await staff.get(f"/development/initiatives/{initiative_id}"))
+            assert initiative["segment_id"] == plat.segment["id"], initiative
         plat.extra["refused_reasons"] = action["reasons"]
 
 
@@ -240,3 +249,21 @@ async def test_a_new_accreditation_routes_the_waiting_enquiry_and_the_campaign_r
         assert action["status"] == "succeeded", action
         campaign = ok(await staff.get(f"/promotion/campaigns/{campaign_id}"))
         assert campaign["status"] == "active" and campaign["status_reason"] is None, campaign
+
+
+async def test_a_retired_segment_ends_its_campaigns(plat: Seeded) -> None:
+    """The coordinator ends (PATCH status ended, with the reason) every open campaign of a
+    segment retired in Segmentation: the active one and a draft alike."""
+    async with plat.client("staff") as staff:
+        draft = ok(await staff.post("/promotion/campaigns", json={
+            "name": f"Promise draft {uuid.uuid4().hex[:6]}", "segment_ids": [plat.segment["id"]],
+            "source_markets": ["IE"], "channels": ["press"], "budget": {"amount": "500.00", "currency": "EUR"}}), 201)
+    async with plat.client("admin") as admin:
+        ok(await admin.patch(f"/segmentation/segments/{plat.segment['id']}", json={"status": "retired"}))
+        for campaign_id in (plat.extra["campaign"], draft["id"]):
+            async def ended(cid: str = campaign_id) -> dict[str, Any] | None:
+                campaign = ok(await admin.get(f"/promotion/campaigns/{cid}"))
+                return campaign if campaign["status"] == "ended" else None
+
+            campaign = await until(ended, within=10, what=f"campaign {campaign_id} ended")
+            assert "retired" in campaign["status_reason"], campaign
