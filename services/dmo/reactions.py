@@ -117,19 +117,33 @@ async def recheck(session: AsyncSession, touched: Touched, *, settings: Settings
             await record(session, cause=cause, kind="provider.left_offer", stakeholder_id=sid,
                          reason=f"{name or sid} holds no accreditation valid now ({cause.event_type}): it left the "
                                 "offer; its open enquiries are routed again.")
-    for sid, cause in touched.gained.items():
-        held = await session.scalars(sa.select(RmAccreditation).where(RmAccreditation.stakeholder_id == sid))
-        if offer.counting(list(held), clock.today):
-            name = await session.scalar(sa.select(RmStakeholder.name).where(RmStakeholder.id == sid))
-            await record(session, cause=cause, kind="provider.joined_offer", stakeholder_id=sid,
-                         reason=f"{name or sid} can take patients ({cause.event_type}): the enquiries left "
-                                "unrouted are routed again.")
+    await _joined(session, touched, clock=clock)
     for segment_id, cause in touched.retired.items():
         await session.execute(sa.delete(SegmentReadiness).where(SegmentReadiness.segment_id == segment_id))
         await record(session, cause=cause, kind="segment.retired", segment_id=segment_id,
                      reason="The segment was retired in Segmentation: its campaigns end.")
     for segment, cause in (await _affected(session, touched)).items():
         await judge(session, segment, cause=cause, clock=clock)
+
+
+async def _joined(session: AsyncSession, touched: Touched, *, clock: offer.Clock) -> None:
+    """One ``provider.joined_offer`` per applied page at most, however many providers it
+    touched: routing again takes every waiting enquiry, so a capacity upload of thousands
+    of providers must not queue thousands of calls ahead of a pause."""
+    joined: list[tuple[str, Cause]] = []
+    for sid, cause in touched.gained.items():
+        held = await session.scalars(sa.select(RmAccreditation).where(RmAccreditation.stakeholder_id == sid))
+        if offer.counting(list(held), clock.today):
+            joined.append((sid, cause))
+    if not joined:
+        return
+    sid, cause = joined[-1]
+    names = list(await session.scalars(sa.select(RmStakeholder.name).where(
+        RmStakeholder.id.in_([s for s, _ in joined[:3]]))))
+    more = f" and {len(joined) - 3} more" if len(joined) > 3 else ""
+    await record(session, cause=cause, kind="provider.joined_offer", stakeholder_id=sid if len(joined) == 1 else None,
+                 reason=f"{', '.join(names) or sid}{more} can take patients ({cause.event_type}): the enquiries "
+                        "left unrouted are routed again.", detail={"stakeholder_ids": [s for s, _ in joined][:100]})
 
 
 async def _affected(session: AsyncSession, touched: Touched) -> dict[RmSegment, Cause]:
