@@ -25,6 +25,7 @@ periodic re-check of every active segment (``recheck_all``, source ``clock``).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -212,7 +213,23 @@ class Hands:
 
 
 async def run_pending(db: Database, hands: Hands, *, limit: int = 50) -> int:
-    """Execute pending reactions, oldest first; how many ended (done or failed for good)."""
+    """Execute pending reactions, oldest first; how many ended (done or failed for good).
+
+    One replica at a time (PostgreSQL): a replica reading the same pending reaction while
+    another executes it would pause its campaigns or retry routing a second time."""
+    if db.dialect != "postgresql":
+        return await _run_pending(db, hands, limit=limit)
+    token = write_intent.set(True)
+    try:
+        async with db.sessionmaker() as held:
+            if not await held.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(zlib.crc32(b"dmo.reactions")))):
+                return 0  # another replica is at it; what it leaves pending is taken next turn
+            return await _run_pending(db, hands, limit=limit)
+    finally:
+        write_intent.reset(token)
+
+
+async def _run_pending(db: Database, hands: Hands, *, limit: int) -> int:
     async with db.read_sessionmaker() as session:
         pending = list(await session.scalars(sa.select(Reaction).where(Reaction.status == "pending")
                                              .order_by(Reaction.created_at, Reaction.id).limit(limit)))
