@@ -147,7 +147,7 @@ async def _apply_one(session: AsyncSession, event: CloudEvent, fetched: Fetched,
         sid, specialties = data["stakeholder_id"], set(data["specialties"])
         await readmodel.put_capacity(session, stakeholder_id=sid,
                                      rows=[r for r in fetched.capacity[sid] if r.specialty in specialties])
-        touched.stakeholder(sid)
+        touched.stakeholder(sid, gained=True)
     elif kind in _PACKAGE_CHANGES:
         package_id = data["package_id"]
         await readmodel.put_package(session, package_id=package_id, package=fetched.packages[package_id])
@@ -158,7 +158,8 @@ async def _apply_one(session: AsyncSession, event: CloudEvent, fetched: Fetched,
             session, accreditation_id=data["accreditation_id"], stakeholder_id=data["stakeholder_id"],
             scheme_id=data["scheme_id"], scheme_code=data.get("scheme_code") or data["scheme_id"],
             status=data["status"], expires_on=date.fromisoformat(data["expires_on"]))
-        touched.stakeholder(data["stakeholder_id"], lapsed=data["status"] in reactions.LAPSED)
+        touched.stakeholder(data["stakeholder_id"], lapsed=data["status"] in reactions.LAPSED,
+                            gained=data["status"] in reactions.COUNTING)
     # Anything else (specialties, proposals pending, memberships, complaints) is not in the read model.
 
 

@@ -11,6 +11,9 @@ so a reaction executed again after a crash duplicates nothing.
 - a provider's accreditation lapsed (expired, suspended, revoked) and it holds no other
   that counts: it is out of the offer already (the offer reads the read model), and its
   open enquiries are routed again (``provider.left_offer``);
+- a provider gained what lets it take patients (an accreditation that counts, capacity
+  while it holds one): the enquiries left unrouted are routed again
+  (``provider.joined_offer``), as issue 8 asks (retried when capacity or accreditations change);
 - a segment stopped being ready: each active campaign targeting it is paused with the
   reasons, and a development initiative is opened for the gap (``segment.not_ready``);
 - a segment is ready again: the campaigns the coordinator paused are flagged ready to
@@ -22,6 +25,7 @@ periodic re-check of every active segment (``recheck_all``, source ``clock``).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,6 +50,7 @@ from services.promotion.client import PromotionClient
 log = structlog.get_logger("dmo.reactions")
 
 LAPSED = frozenset({"expired", "suspended", "revoked"})
+COUNTING = frozenset({"valid", "expiring"})  # an accreditation that lets its holder take patients
 MAX_ATTEMPTS = 10
 _OPEN_CAMPAIGN = ("draft", "active", "paused")
 
@@ -66,6 +71,7 @@ class Touched:
     retired: dict[str, Cause] = field(default_factory=dict)
     stakeholders: dict[str, Cause] = field(default_factory=dict)
     lapsed: dict[str, Cause] = field(default_factory=dict)
+    gained: dict[str, Cause] = field(default_factory=dict)  # accredited now, or new capacity
 
     def at(self, feed: str, event: CloudEvent) -> Mark:
         return Mark(self, Cause(feed, event.seq, event.id, event.type))
@@ -81,10 +87,12 @@ class Mark:
         if retired:
             self.touched.retired[segment_id] = self.cause
 
-    def stakeholder(self, stakeholder_id: str, *, lapsed: bool = False) -> None:
+    def stakeholder(self, stakeholder_id: str, *, lapsed: bool = False, gained: bool = False) -> None:
         self.touched.stakeholders[stakeholder_id] = self.cause
         if lapsed:
             self.touched.lapsed[stakeholder_id] = self.cause
+        if gained:
+            self.touched.gained[stakeholder_id] = self.cause
 
 
 async def record(session: AsyncSession, *, cause: Cause, kind: str, reason: str, segment_id: str | None = None,
@@ -110,12 +118,33 @@ async def recheck(session: AsyncSession, touched: Touched, *, settings: Settings
             await record(session, cause=cause, kind="provider.left_offer", stakeholder_id=sid,
                          reason=f"{name or sid} holds no accreditation valid now ({cause.event_type}): it left the "
                                 "offer; its open enquiries are routed again.")
+    await _joined(session, touched, clock=clock)
     for segment_id, cause in touched.retired.items():
         await session.execute(sa.delete(SegmentReadiness).where(SegmentReadiness.segment_id == segment_id))
         await record(session, cause=cause, kind="segment.retired", segment_id=segment_id,
                      reason="The segment was retired in Segmentation: its campaigns end.")
     for segment, cause in (await _affected(session, touched)).items():
         await judge(session, segment, cause=cause, clock=clock)
+
+
+async def _joined(session: AsyncSession, touched: Touched, *, clock: offer.Clock) -> None:
+    """One ``provider.joined_offer`` per applied page at most, however many providers it
+    touched: routing again takes every waiting enquiry, so a capacity upload of thousands
+    of providers must not queue thousands of calls ahead of a pause."""
+    joined: list[tuple[str, Cause]] = []
+    for sid, cause in touched.gained.items():
+        held = await session.scalars(sa.select(RmAccreditation).where(RmAccreditation.stakeholder_id == sid))
+        if offer.counting(list(held), clock.today):
+            joined.append((sid, cause))
+    if not joined:
+        return
+    sid, cause = joined[-1]
+    names = list(await session.scalars(sa.select(RmStakeholder.name).where(
+        RmStakeholder.id.in_([s for s, _ in joined[:3]]))))
+    more = f" and {len(joined) - 3} more" if len(joined) > 3 else ""
+    await record(session, cause=cause, kind="provider.joined_offer", stakeholder_id=sid if len(joined) == 1 else None,
+                 reason=f"{', '.join(names) or sid}{more} can take patients ({cause.event_type}): the enquiries "
+                        "left unrouted are routed again.", detail={"stakeholder_ids": [s for s, _ in joined][:100]})
 
 
 async def _affected(session: AsyncSession, touched: Touched) -> dict[RmSegment, Cause]:
@@ -184,7 +213,23 @@ class Hands:
 
 
 async def run_pending(db: Database, hands: Hands, *, limit: int = 50) -> int:
-    """Execute pending reactions, oldest first; how many ended (done or failed for good)."""
+    """Execute pending reactions, oldest first; how many ended (done or failed for good).
+
+    One replica at a time (PostgreSQL): a replica reading the same pending reaction while
+    another executes it would pause its campaigns or retry routing a second time."""
+    if db.dialect != "postgresql":
+        return await _run_pending(db, hands, limit=limit)
+    token = write_intent.set(True)
+    try:
+        async with db.sessionmaker() as held:
+            if not await held.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(zlib.crc32(b"dmo.reactions")))):
+                return 0  # another replica is at it; what it leaves pending is taken next turn
+            return await _run_pending(db, hands, limit=limit)
+    finally:
+        write_intent.reset(token)
+
+
+async def _run_pending(db: Database, hands: Hands, *, limit: int) -> int:
     async with db.read_sessionmaker() as session:
         pending = list(await session.scalars(sa.select(Reaction).where(Reaction.status == "pending")
                                              .order_by(Reaction.created_at, Reaction.id).limit(limit)))
@@ -217,6 +262,8 @@ async def _execute(db: Database, hands: Hands, reaction: Reaction) -> dict[str, 
     if reaction.kind == "provider.left_offer":
         routed = await hands.promotion.retry_routing(stakeholder_id=reaction.stakeholder_id)
         return {"enquiries_routed": routed.routed, "assignments_withdrawn": routed.withdrawn}
+    if reaction.kind == "provider.joined_offer":
+        return {"enquiries_routed": (await hands.promotion.retry_routing()).routed}
     segment_id = reaction.segment_id or ""
     if reaction.kind == "segment.not_ready":
         paused = [c.id for c in await hands.promotion.campaigns(status="active", segment_id=segment_id)]

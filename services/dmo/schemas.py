@@ -97,7 +97,8 @@ class ReactionOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: str
-    kind: str = Field(description="provider.left_offer, segment.not_ready, segment.ready_again, segment.retired.")
+    kind: str = Field(description="provider.left_offer, provider.joined_offer, segment.not_ready, "
+                                  "segment.ready_again, segment.retired.")
     segment_id: str | None
     stakeholder_id: str | None
     reason: str

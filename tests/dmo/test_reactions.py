@@ -115,3 +115,19 @@ async def test_capacity_going_stale_makes_the_segment_unready_on_the_clock(world
     (paused,) = [r for r in await reactions_of(world, c.segment["id"]) if r["kind"] == "segment.not_ready"]
     assert paused["source"] == "clock" and paused["seq"] is None
     assert world.promotion.campaigns[campaign]["status"] == "paused"
+
+
+async def test_providers_that_gain_the_offer_get_waiting_enquiries_routed_once_per_page(world: World) -> None:
+    """Accreditations and capacity arriving for several providers in one page of events: one
+    ``provider.joined_offer``, one unscoped ``POST /routing/retry`` (it takes every waiting
+    enquiry), not one per provider queued ahead of a pause."""
+    await world.catch_up()  # the read model exists: what follows comes through the feeds
+    before = len(world.promotion.calls)
+    c = await cluster(world, providers=3, threshold=1)
+    await world.catch_up()
+    joined = [r for r in await reactions_of(world, kind="provider.joined_offer")
+              if set(r["outcome"].get("stakeholder_ids", [])) & set(c.providers)]  # the world is shared
+    assert len(joined) == 1 and joined[0]["status"] == "done", joined
+    assert set(joined[0]["outcome"]["stakeholder_ids"]) == set(c.providers)
+    assert [call for call in world.promotion.calls[before:] if call[:2] == ("POST", "/routing/retry")] == [
+        ("POST", "/routing/retry", {})]
