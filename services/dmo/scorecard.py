@@ -2,7 +2,7 @@
 attributes a destination must have (integrated, efficient, well-known, attractive, credible,
 trusted), each a measured figure with its formula, its inputs and its trend.
 
-Pure functions of what the pillars said (``Found``, fetched once by ``scorecard_sources.py``)
+Pure functions of what the pillars said (``Found``, fetched once from the pillars)
 and of the snapshots kept so far, so every rule is testable without a server. Money is summed
 in Decimal and converted once into Integration's FX base; a share is a fraction 0..1.
 """

@@ -24,7 +24,7 @@ from decimal import Decimal, localcontext
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pentad.errors import Conflict, NotFound
+from pentad.errors import Conflict, FieldError, Invalid
 from pentad.money import CONTEXT, MissingRate, Total, Unconvertible, convert, to_cents
 from services.integration.schemas import FxTable
 from services.promotion.campaigns import names_segment
@@ -58,7 +58,9 @@ async def _enquiry_filter(session: AsyncSession, scope: Scope) -> list[sa.Column
     if scope.campaign_id:
         code = await session.scalar(sa.select(Campaign.tracking_code).where(Campaign.id == scope.campaign_id))
         if code is None:
-            raise NotFound(f"No campaign {scope.campaign_id!r}.")
+            # A filter naming nothing is a bad input (422 naming it), as an unknown code in any filter is.
+            raise Invalid("No campaign has this id.", errors=[
+                FieldError(field="query.campaign_id", message="unknown campaign", value=scope.campaign_id)])
         where.append(sa.or_(Enquiry.campaign_id == scope.campaign_id, Enquiry.tracking_code == code))
     if scope.segment_id:
         where.append(Enquiry.segment_id == scope.segment_id)

@@ -155,7 +155,7 @@ async def test_empty_scopes_and_unknown_campaigns(fixture: Fixture, pro: httpx.A
                     "conversion": {"routed": None, "quoted": None, "booked": None, "treated": None},
                     "cost_per_booked": None, "cost_per_treated": None, "fx_rates": {}}
     r = await pro.get("/attribution", params={"campaign_id": "cmp_nobody"})
-    assert r.status_code == 404
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.campaign_id", r.text
     r = await pro.get("/attribution", params={"from": "2030-02-01", "to": "2030-01-01"})
     assert r.status_code == 422
     r = await pro.get("/attribution", params={"source_market": "XX"})
