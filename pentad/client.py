@@ -62,6 +62,10 @@ class ServiceClient:
     async def request(self, method: str, path: str, *, json: Any = None,
                       params: dict[str, Any] | list[tuple[str, Any]] | None = None,
                       headers: dict[str, str] | None = None) -> httpx.Response:
+        if any(step in (".", "..") for step in path.split("?", 1)[0].split("/")):
+            # An id of "." or ".." would be resolved away as a path step (quote() leaves dots) and
+            # another resource answered: no record has such an id, so say so without asking.
+            raise UpstreamError(f"{self.service} has no record at {path!r}.", upstream_status=404)
         request_id = current_request_id.get() or new_request_id()
         request = self._http.build_request(method, self._base + path, json=json, params=params,
                                            headers={**(headers or {}), "x-request-id": request_id})
