@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 
-from gateway import api, keys, shared
+from gateway import api, console, keys, shared
 from gateway.limits import KeyCache, RateLimiter
 from gateway.proxy import GATEWAY_OPEN_PATHS, Gateway, GatewayProcessState, GatewayState
 from gateway.upstream import UpstreamPool, Upstreams
@@ -123,6 +123,7 @@ def create_admin_app(settings: Settings) -> FastAPI:
     # Swagger UI 5 (OpenAPI 3.1) as shipped inside the fastapi-offline package.
     app.mount(api.DOCS_STATIC, StaticFiles(directory=str(package_files.files("fastapi_offline") / "static")),
               name="docs-static")
+    console.install(app)
     app.add_middleware(HeadAsGet)
     app.add_middleware(UnitOfWork, source="gateway", keep_for_replay=_without_secret)
     return app

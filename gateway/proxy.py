@@ -19,6 +19,7 @@ import httpx
 import structlog
 from prometheus_client import Counter
 
+from gateway.console import is_console_path
 from gateway.keys import hash_key, resolve
 from gateway.limits import KeyCache, RateLimiter
 from gateway.shared import SharedRateLimiter
@@ -224,7 +225,8 @@ class Gateway:
     async def _own(self, scope: Scope, receive: Receive, send: Send, gw: GatewayState) -> None:
         """The gateway's own routes (and unknown paths): bodies are small, read here whole."""
         path: str = scope["path"]
-        if not (path in GATEWAY_OPEN_PATHS or path.startswith("/docs/static/")):
+        # The console signs its users in itself (a session cookie) and calls the API with their key.
+        if not (path in GATEWAY_OPEN_PATHS or path.startswith("/docs/static/") or is_console_path(path)):
             if await self._admit(scope, send, gw) is None:
                 return
         body = await read_body(receive, gw.max_own_body)
