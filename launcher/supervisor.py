@@ -210,7 +210,8 @@ class Supervisor:
         else:
             key = (f"none written (the gateway already had keys); make one with: "
                    f"pentad keys create --role admin --name <you> --data-dir {self.data_dir}")
-        lines = [f"Pentad is up: {self.gateway}  (docs: {self.gateway}/docs)", f"Admin key: {key}",
+        lines = [f"Pentad is up: {self.gateway}  (docs: {self.gateway}/docs)",
+                 f"Console: {self.gateway}/console  (sign in with the admin key or a staff key)", f"Admin key: {key}",
                  f"Keys: pentad keys create|list|revoke --data-dir {self.data_dir}",
                  f"Demo: {demo_line}", "Stop: Ctrl-C"]
         bar = "=" * max(len(line) for line in lines)

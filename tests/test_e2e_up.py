@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -174,6 +175,8 @@ def test_pentad_up_serves_everything_through_the_gateway(up: Up) -> None:
 
     assert httpx.get(up.url + "/segmentation/events").status_code == 401
     _assert_demo_loaded(up.url, admin)
+    assert f"Console: {up.url}/console" in up.err()
+    _assert_console_shows_the_demo_scorecard(up.url, key_file.read_text().strip())
     direct = httpx.get(f"http://127.0.0.1:{up.port + 1}/events", headers=admin)
     assert direct.status_code == 401 and direct.headers["content-type"] == "application/problem+json"
     if up.databases:  # one database: each component's tables, and its Alembic version, in its own schema
@@ -184,6 +187,22 @@ def test_pentad_up_serves_everything_through_the_gateway(up: Up) -> None:
         assert "api_keys" in tables["gateway"] and "public" not in tables
     else:  # SQLite files are the owner's alone
         assert {stat.S_IMODE(p.stat().st_mode) for p in up.data.glob("*.db")} == {0o600}
+
+
+def _assert_console_shows_the_demo_scorecard(url: str, key: str) -> None:
+    """`make run`, then /console: signed in with the admin key, the demo's scorecard and its chart."""
+    with httpx.Client(base_url=url, timeout=60) as c:
+        assert c.get("/console").headers["location"] == "/console/login"
+        form = c.get("/console/login")
+        csrf = re.search(r'name="csrf" value="([^"]*)"', form.text)
+        assert csrf, form.text
+        signed = c.post("/console/login", data={"key": key, "csrf": csrf.group(1)},
+                        headers={"cookie": "pentad_console_login=" + form.cookies["pentad_console_login"]})
+        assert signed.status_code == 303, signed.text
+        page = c.get("/console", headers={"cookie": "pentad_console=" + signed.cookies["pentad_console"]})
+    assert page.status_code == 200, page.text
+    assert '<svg id="pillar-chart"' in page.text and "Broad-brush index" in page.text
+    assert re.search(r"<dt[^>]*>Segments</dt><dd>5</dd>", page.text), "the demo's five segments"
 
 
 def _pg_tables(database: str) -> dict[str, set[str]]:
