@@ -115,6 +115,15 @@ async def test_sign_in_scorecard_launch_and_sign_out_in_chromium(plat: Seeded, b
     assert width <= 390, f"the scorecard scrolls sideways on a phone ({width} px)"
     await _shot(page, "05-scorecard-phone")
 
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    nav = page.get_by_role("navigation")
+    for label in ("Segments", "Providers", "Capacity", "Enquiries", "Approvals", "Actions"):
+        await nav.get_by_role("link", name=label).click()
+        await page.wait_for_load_state()
+        assert await nav.get_by_role("link", name=label).get_attribute("aria-current") == "page"
+        assert await page.locator("h1").count() == 1, label
+        await _shot(page, f"07-{label.lower()}")
+
     await page.get_by_role("button", name="Sign out").click()
     await page.wait_for_url("**/console/login*")
     await page.goto(plat.url + "/console/campaigns")

@@ -162,6 +162,22 @@ async def _traffic(url: str, keys: dict[str, str], kept: Secrets) -> None:
     for bad in (made_up, keys["revoked"], "not-even-a-key-" + made_up[3:]):
         async with _as(url, bad) as stranger:
             await _ok(await stranger.get("/integration/stakeholders"), 401)
+    await _console(url, keys, made_up, kept)
+
+
+async def _console(url: str, keys: dict[str, str], made_up: str, kept: Secrets) -> None:
+    """The console: keys typed into its sign-in form (good, made-up, a provider's), its session cookie."""
+    from tests.console_support import csrf_of, sign_in
+
+    async with _as(url, None) as browser:
+        for key, status in ((made_up, 401), (keys["provider"], 403), (keys["staff"], 303)):
+            r = await sign_in(browser, key)
+            assert r.status_code == status, r.text
+        cookie = r.cookies["pentad_console"]
+        kept.add("console session cookie", cookie)
+        page = await browser.get("/console/campaigns", headers={"cookie": "pentad_console=" + cookie})
+        assert page.status_code == 200, page.text
+        kept.add("console CSRF token", csrf_of(page.text))
 
 
 async def _event_text(admin: httpx.AsyncClient) -> str:

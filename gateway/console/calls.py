@@ -8,6 +8,7 @@ proxy to the service), so the console can never see or do more than its key may.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,7 +56,9 @@ class Api:
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             scope["state"] = dict(state)
-            await public(scope, receive, send)
+            # In a copy of the context: the nested request binds and unbinds its own request
+            # id (and write intent), which must not undo the console request's.
+            await asyncio.create_task(public(scope, receive, send), context=contextvars.copy_context())
 
         client_host = request.client.host if request.client else "127.0.0.1"
         transport = httpx.ASGITransport(app=app, client=(client_host, 0))  # type: ignore[arg-type]

@@ -61,6 +61,7 @@ class Column:
 
 
 TREND_HEIGHT = 160.0
+COLUMN_STEP = 90
 
 
 def assessment_columns(points: Sequence[Mapping[str, Any]], *, last: int = 12) -> list[Column]:
@@ -70,7 +71,7 @@ def assessment_columns(points: Sequence[Mapping[str, Any]], *, last: int = 12) -
         by_date.setdefault(str(p["as_of"]), []).append(bool(p["met"]))
     dates = sorted(by_date)[-last:]
     top = max((len(by_date[d]) for d in dates), default=1) or 1
-    return [Column(d, sum(by_date[d]), len(by_date[d]), 50 + i * 70,
+    return [Column(d, sum(by_date[d]), len(by_date[d]), 50 + i * COLUMN_STEP,
                    TREND_HEIGHT * sum(by_date[d]) / top, TREND_HEIGHT * len(by_date[d]) / top)
             for i, d in enumerate(dates)]
 
