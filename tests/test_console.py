@@ -205,3 +205,15 @@ async def test_console_routes_are_not_in_the_public_openapi(plat: Seeded) -> Non
     async with plat.client() as c:
         doc = (await c.get("/openapi.json")).json()
     assert not [p for p in doc["paths"] if p.startswith("/console")]
+
+
+async def test_a_session_ends_when_its_key_is_revoked(plat: Seeded) -> None:
+    async with plat.client("admin") as admin, plat.client() as c:
+        made = await admin.post("/gateway/keys", json={"name": "console revoked soon", "role": "staff"})
+        assert made.status_code == 201, made.text
+        cookies = await session_cookie(c, made.json()["key"])
+        assert (await c.get("/console/segments", headers=cookies)).status_code == 200
+        assert (await admin.delete(f"/gateway/keys/{made.json()['id']}")).status_code == 204
+        r = await c.get("/console/segments", headers=cookies)
+        assert r.status_code == 303 and r.headers["location"] == "/console/login?next=%2Fconsole%2Fsegments"
+        assert "max-age=0" in _set_cookie(r, "pentad_console").lower()
