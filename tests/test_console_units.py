@@ -64,3 +64,12 @@ def test_assessment_columns_count_segments_met_per_date() -> None:
 def test_heat_levels() -> None:
     assert [charts.heat_level(v, 100) for v in (0, 1, 20, 50, 100, 150)] == [0, 1, 1, 2, 5, 5]
     assert charts.heat_level(5, 0) == 0
+
+
+def test_times_and_durations_read_as_people_read_them() -> None:
+    from gateway.console.pages import _duration, _when
+
+    assert _when("2026-11-30T05:09:30.408038Z") == "2026-11-30 05:09 UTC"
+    assert _when("2026-11-30T07:09:30+02:00") == "2026-11-30 05:09 UTC"
+    assert _when(None) == "—" and _when("not a time") == "not a time"
+    assert [_duration(s) for s in (None, 0.1, 90, 7200)] == ["—", "0.1 s", "2 min", "2.0 h"]

@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from pentad.components import COMPONENT_NAMES, SERVICE_NAMES
+from tests.console_support import PAGES
 from tests.support import PG_ADMIN_URL, free_port_block
 
 pytestmark = pytest.mark.e2e
@@ -199,10 +200,14 @@ def _assert_console_shows_the_demo_scorecard(url: str, key: str) -> None:
         signed = c.post("/console/login", data={"key": key, "csrf": csrf.group(1)},
                         headers={"cookie": "pentad_console_login=" + form.cookies["pentad_console_login"]})
         assert signed.status_code == 303, signed.text
-        page = c.get("/console", headers={"cookie": "pentad_console=" + signed.cookies["pentad_console"]})
-    assert page.status_code == 200, page.text
-    assert '<svg id="pillar-chart"' in page.text and "Broad-brush index" in page.text
-    assert re.search(r"<dt[^>]*>Segments</dt><dd>5</dd>", page.text), "the demo's five segments"
+        session = {"cookie": "pentad_console=" + signed.cookies["pentad_console"]}
+        page = c.get("/console", headers=session)
+        assert page.status_code == 200, page.text
+        assert '<svg id="pillar-chart"' in page.text and "Broad-brush index" in page.text
+        assert re.search(r"<dt[^>]*>Segments</dt><dd>5</dd>", page.text), "the demo's five segments"
+        for path in PAGES[1:]:  # every other page renders the demo too
+            other = c.get(path, headers=session)
+            assert other.status_code == 200 and "The API refused" not in other.text, (path, other.text[:2000])
 
 
 def _pg_tables(database: str) -> dict[str, set[str]]:

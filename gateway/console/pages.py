@@ -46,7 +46,18 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
+def _when(value: str | None) -> str:
+    """An API timestamp as people read it (minutes, UTC)."""
+    if not value:
+        return "—"
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return value
+
+
 templates.env.filters["duration"] = _duration
+templates.env.filters["when"] = _when
 STAFF_ROLES = frozenset({"admin", "staff"})
 OPEN_ENQUIRIES = ("new", "routed", "responded", "quoted", "booked")
 TERMINAL = frozenset({"succeeded", "failed", "compensated"})
