@@ -159,8 +159,11 @@ async def _serve(server: uvicorn.Server, port: int) -> None:
 async def serving(app: Any, port: int | None = None) -> AsyncIterator[str]:
     """Runs an ASGI app under a real uvicorn server in this loop; yields its URL."""
     port = port or free_port()
+    # Keep-alive as launcher/serve.py sets it (75 s), above the gateway's idle pool (50 s): with
+    # uvicorn's default 5 s a service closes a connection the gateway may still reuse, and a
+    # POST or PATCH sent on it (never retried) comes back a 502.
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                                           access_log=False, lifespan="on"))
+                                           access_log=False, lifespan="on", timeout_keep_alive=75))
     task = asyncio.create_task(_serve(server, port))
     while not server.started:
         if task.done():
