@@ -3,6 +3,7 @@ rebuild.py, scorecard.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -142,9 +143,15 @@ async def _database(request: Request) -> Database:
             description=scorecard.__doc__ + "\n\n" + scorecard_sources.__doc__ + "\n\n"
             + scorecard_snapshots.__doc__)
 async def get_scorecard(pillars: Annotated[scorecard_sources.Pillars, Depends(_scorecard_pillars)],
-                        session: Session, db: Annotated[Database, Depends(_database)]) -> Scorecard:
+                        session: Session, settings: CurrentSettings,
+                        db: Annotated[Database, Depends(_database)]) -> Scorecard:
     now = datetime.now(UTC)
-    found = await scorecard_sources.gather(pillars, today=now.date())
+    clock = offer.Clock(now, settings.stale_after_days)
+
+    async def ready_of(segment_ids: Sequence[str]) -> dict[str, bool]:
+        return await scorecard_sources.readiness(session, segment_ids, clock=clock)
+
+    found = await scorecard_sources.gather(pillars, today=now.date(), ready_of=ready_of)
     card = scorecard.compute(found, snapshots=await scorecard_snapshots.history(session), computed_at=now,
                              readiness_source=scorecard_sources.READINESS_SOURCE)
     await scorecard_snapshots.keep(db, on=found.today, values=scorecard.values_of(card))

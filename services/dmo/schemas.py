@@ -66,6 +66,8 @@ class Offer(Position):
     currency: str | None
     providers: list[OfferProvider]
     next_cursor: str | None = Field(None, description="The `cursor` of the next page of providers; null on the last.")
+    retired: bool = Field(False, description="The segment is retired: it offers no provider (`providers` and "
+                                             "`near_misses` empty), as its readiness says (`segment_active`).")
     near_misses: list[NearMiss] | None = Field(
         None, description="With `explain=true`: each provider offering the segment's specialties that is left "
                           "out, and why.")
