@@ -9,9 +9,10 @@ checking change nothing, and activation is the last step.
 
 Readiness is the coordinator's own (``offer.readiness`` on its read model), the same rules on
 the same data as ``GET /segments/{id}/readiness``, the reactions and the scorecard's
-broad-brush index; the check waits (retried, ``NotYet``) until the read model has applied
-every pillar event committed before the action was made, and refuses with the lag when that
-takes longer than ``PENTAD_DMO_ACTIONS_READ_MODEL_WAIT_SECONDS``.
+broad-brush index. The check first reads the pillars' feeds to their end (as the consumer
+does), then judges once the read model has applied every pillar event committed before the
+action was made; until then (a pillar's feed unreadable) it is retried (``NotYet``), and it
+refuses with the lag when that takes longer than ``PENTAD_DMO_ACTIONS_READ_MODEL_WAIT_SECONDS``.
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pentad.client import UpstreamError
 from services.development.schemas import Gap
 from services.dmo import offer
 from services.dmo.action_schemas import LaunchIn
 from services.dmo.steps import Call, Done, NotYet, Refused, StepDef
 
+log = structlog.get_logger("dmo.actions")
 _GAP_KINDS = ("accredited_providers", "weekly_capacity", "languages", "supporting_stakeholders")
 
 
@@ -81,6 +85,11 @@ async def check_readiness(call: Call) -> Done:
     read_model = call.pillars.read_model
     if read_model is None:
         raise NotYet("this process has no read model to judge readiness on")
+    if read_model.catch_up is not None:
+        try:
+            await read_model.catch_up()
+        except UpstreamError as exc:  # that pillar's feed lags: judged below by how far
+            log.info("launch.catch_up_failed", action_id=call.action_id, detail=str(exc.detail)[:300])
     now = datetime.now(UTC)
     asked_at = call.created_at or now
     async with read_model.db.read_sessionmaker() as session:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -39,8 +39,11 @@ from pentad import outbox
 from pentad.db import Database, write_intent
 from pentad.http import current_request_id
 from pentad.orm import utcnow
+from services.dmo import feeds
 from services.dmo.action_schemas import ActionStatus, StepStatus
 from services.dmo.actions import step_def
+from services.dmo.feeds import FEEDS
+from services.dmo.feeds import Pillars as FeedPillars
 from services.dmo.metrics import ACTIONS_FINISHED
 from services.dmo.models import Action, ActionStep
 from services.dmo.steps import Call, Done, Pillars, ReadModel, Refused, StepDef, outcome_of
@@ -344,12 +347,21 @@ class Runner:
             log.exception("action.release_failed", action_id=action_id)
 
 
+def _catch_up(db: Database, pillars: FeedPillars) -> Callable[[], Awaitable[None]]:
+    async def catch_up() -> None:
+        for feed in FEEDS:
+            await feeds.drain(db, pillars, feed)
+
+    return catch_up
+
+
 async def work(state: Mapping[str, Any], *, config: ActionSettings) -> None:
     """The worker ``build_service_app`` runs for the process's life."""
     try:
         settings = state["settings"]
         pillars = Pillars.of(state["http"], settings, read_model=ReadModel(
-            state["db"], settings.stale_after_days, config.read_model_wait_seconds))
+            state["db"], settings.stale_after_days, config.read_model_wait_seconds,
+            catch_up=_catch_up(state["db"], FeedPillars.of(state["http"], settings))))
     except LookupError as exc:  # a process started without the pillars' addresses cannot act
         log.error("action.runner_off", reason=str(exc))
         return

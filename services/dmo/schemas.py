@@ -126,7 +126,8 @@ class RebuildOut(BaseModel):
     reason: str = Field(description="`requested` (POST /rebuilds) or `empty` (the coordinator found no read model).")
     requested_by: str | None = Field(description="The key that asked for it.")
     counts: dict[str, int] = Field(description="Records put: segments, stakeholders, packages, accreditations, "
-                                               "capacity_rows.")
+                                               "capacity_rows; and capacity_calls, the calls that read the capacity "
+                                               "(in bulk pages, not one a provider).")
     positions: dict[str, int] = Field(description="The feed positions the consumer resumed from.")
     started_at: datetime
     finished_at: datetime

@@ -38,6 +38,9 @@ class ReadModel:
     db: Database
     stale_after_days: int
     wait_seconds: float
+    # Reads the pillars' feeds to their end now (as the consumer does, under the same locks),
+    # so a launch need not wait for the consumer's next turn; None: wait for it.
+    catch_up: Callable[[], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
