@@ -47,8 +47,8 @@ def start(component: str, env: dict[str, str], port: int, access_log: bool) -> s
                             stdout=subprocess.DEVNULL, stderr=None, cwd=ROOT)
 
 
-def wait_up(url: str) -> None:
-    deadline = time.monotonic() + 30
+def wait_up(url: str, within: float = 30) -> None:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
             if httpx.get(url, timeout=1).status_code == 200:

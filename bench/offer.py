@@ -328,7 +328,7 @@ async def main() -> int:
             proc = subprocess.Popen([sys.executable, "-m", "launcher.serve", "dmo"], env=env, cwd=ROOT)
             try:
                 base = f"http://127.0.0.1:{port}"
-                await asyncio.to_thread(wait_up, f"{base}/health/live")
+                await asyncio.to_thread(wait_up, f"{base}/health/live", 180)  # slow to start on a loaded machine
                 service = report(label, *await through_service(base, segments, args))
             finally:
                 proc.terminate()

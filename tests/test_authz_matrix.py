@@ -223,6 +223,7 @@ TABLE: dict[tuple[str, str], Op] = {
     ("PATCH", "/integration/packages/{package_id}"): Op(STAFF, body=lambda s: {"name": f"Matrix {_tag()}"}),
     ("GET", "/integration/fx-rates"): Op(STAFF),
     ("PUT", "/integration/fx-rates"): Op(STAFF, body=lambda s: {"base": "EUR", "rates": RATES}),
+    ("GET", "/integration/capacity"): Op(STAFF, query={"from": "2030-01-07", "to": "2030-02-03"}),
     ("GET", "/integration/capacity/weekly"): Op(STAFF, query={"specialty": "orthopaedics", "from": "2030-01-07",
                                                                "to": "2030-02-03"}),
     ("POST", "/integration/stakeholders/{stakeholder_id}/proposal/approve"): Op(

@@ -3,6 +3,7 @@ rebuild.py, scorecard.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -26,7 +27,7 @@ from services.dmo.feeds import Pillars
 from services.dmo.models import Reaction, RmSegment
 from services.dmo.models import Rebuild as RebuildRecord
 from services.dmo.rebuild import rebuild
-from services.dmo.schemas import Offer, ReactionOut, ReactionPage, ReadinessOut, RebuildOut, Scorecard
+from services.dmo.schemas import Offer, Position, ReactionOut, ReactionPage, ReadinessOut, RebuildOut, Scorecard
 from services.integration.client import IntegrationClient
 from services.promotion.client import PromotionClient
 from services.segmentation.client import SegmentationClient
@@ -58,22 +59,32 @@ def _now() -> datetime:
 async def get_offer(segment: Segment, session: Session, settings: CurrentSettings, paging: Paging, request: Request,
                     from_: Annotated[date | None, Query(alias="from")] = None, to: date | None = None,
                     currency: Annotated[str | None, Query(examples=["GBP"])] = None,
-                    explain: bool = False) -> Offer:
+                    explain: bool = False) -> Response:
     now = _now()
     clock = offer.Clock(now, settings.stale_after_days)
     window = offer.window_of(from_, to, clock.today)
     target = currency_param(currency)
     position = await offer.feed_position(session, now)
-    cache: AnswerCache[Offer] = state_of(request)["offer_cache"]  # type: ignore[typeddict-item]
+    cache: AnswerCache[bytes] = state_of(request)["offer_cache"]  # type: ignore[typeddict-item]
     key = (tuple(sorted(position["positions"].items())), segment.id, window, target, explain, paging.limit,
            paging.cursor, clock.today)
 
-    async def compute() -> Offer:  # validated once: the bulk of a request's cost on a page of 50
-        return Offer.model_validate({**await offer.offer(session, segment, window=window, clock=clock,
-                                                         currency=target, explain=explain, paging=paging),
-                                     **position})
+    async def compute() -> bytes:  # validated and encoded once per read-model position, not per request
+        found = Offer.model_validate({**await offer.offer(session, segment, window=window, clock=clock,
+                                                          currency=target, explain=explain, paging=paging),
+                                      **position})
+        return found.model_dump_json(by_alias=True, exclude=_POSITION).encode()
 
-    return (await cache.get(key, compute)).model_copy(update=position)
+    return Response(_with_position(position, await cache.get(key, compute)), media_type="application/json")
+
+
+_POSITION = set(Position.model_fields)
+
+
+def _with_position(position: dict[str, Any], body: bytes) -> bytes:
+    """The cached answer (a JSON object without its position) with this request's position first."""
+    head = Position.model_validate(position).model_dump_json().encode()
+    return head[:-1] + b"," + body[1:]
 
 
 @router.get("/segments/{segment_id}/readiness", response_model=ReadinessOut, tags=["offer"],
@@ -142,9 +153,15 @@ async def _database(request: Request) -> Database:
             description=scorecard.__doc__ + "\n\n" + scorecard_sources.__doc__ + "\n\n"
             + scorecard_snapshots.__doc__)
 async def get_scorecard(pillars: Annotated[scorecard_sources.Pillars, Depends(_scorecard_pillars)],
-                        session: Session, db: Annotated[Database, Depends(_database)]) -> Scorecard:
+                        session: Session, settings: CurrentSettings,
+                        db: Annotated[Database, Depends(_database)]) -> Scorecard:
     now = datetime.now(UTC)
-    found = await scorecard_sources.gather(pillars, today=now.date())
+    clock = offer.Clock(now, settings.stale_after_days)
+
+    async def ready_of(segment_ids: Sequence[str]) -> dict[str, bool]:
+        return await scorecard_sources.readiness(session, segment_ids, clock=clock)
+
+    found = await scorecard_sources.gather(pillars, today=now.date(), ready_of=ready_of)
     card = scorecard.compute(found, snapshots=await scorecard_snapshots.history(session), computed_at=now,
                              readiness_source=scorecard_sources.READINESS_SOURCE)
     await scorecard_snapshots.keep(db, on=found.today, values=scorecard.values_of(card))

@@ -16,7 +16,6 @@ from services.dmo import action_api, api, offer, runner
 from services.dmo.cache import AnswerCache
 from services.dmo.consumer import consume
 from services.dmo.runner import ActionSettings
-from services.dmo.schemas import Offer
 
 
 async def feed_lag(state: RequestState) -> Mapping[str, Any]:
@@ -35,7 +34,7 @@ def create_app(settings: Settings | None = None, *, actions: ActionSettings | No
         ),
         routers=[api.router, action_api.router],
         # The runner's wake-up call: a route that creates an action rings it.
-        state=lambda s: {"offer_cache": AnswerCache[Offer](ttl=s.dmo_offer_cache_seconds),
+        state=lambda s: {"offer_cache": AnswerCache[bytes](ttl=s.dmo_offer_cache_seconds),
                          "action_wake": asyncio.Event()},
         # The feed consumer and the action runner, beside the routes in every process.
         background=[consume, partial(runner.work, config=actions or ActionSettings())],

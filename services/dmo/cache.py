@@ -4,8 +4,10 @@ Facilitators ask the same few offers over and over between two changes of the re
 and an offer is the costliest read here (every provider of the segment's specialties is
 checked to page them by name). An answer is kept for ``dmo_offer_cache_seconds`` at most
 and only for the read model's position it was computed at: any event applied from any
-feed makes it unusable at once. What the clock alone changes (an accreditation past its
-date, capacity going stale) is therefore at most that many seconds late. 0 turns it off.
+feed makes it unusable at once. The offer keeps its answers encoded (JSON bytes without the
+read model's position, which each request adds): a hit validates and encodes nothing. What
+the clock alone changes (an accreditation past its date, capacity going stale) is therefore
+at most that many seconds late. 0 turns it off.
 
 Concurrent requests for an answer being computed wait for that one computation rather
 than each running the statements again (16 facilitators asking at the same moment the

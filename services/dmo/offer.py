@@ -300,7 +300,11 @@ def window_of(from_: date | None, to: date | None, today: date) -> Window:
 async def offer(session: AsyncSession, segment: RmSegment, *, window: Window, clock: Clock, currency: str | None,
                 explain: bool, paging: PageParams) -> dict[str, Any]:
     """A page of providers by name (``next_cursor`` for the next) and, with ``explain``, every
-    provider of the segment's specialties left out and why."""
+    provider of the segment's specialties left out and why. A retired segment offers nobody:
+    ``retired`` and no provider (its readiness fails on ``segment_active`` alike)."""
+    if segment.status == "retired":
+        return {"segment_id": segment.id, "from": window.from_, "to": window.to, "currency": currency,
+                "providers": [], "next_cursor": None, "retired": True, "near_misses": [] if explain else None}
     rows = (await session.execute(page_statement(segment, window=window, clock=clock, paging=paging))).all()
     page, more = rows[:paging.limit], len(rows) > paging.limit
     ids = [r.id for r in page]
@@ -311,7 +315,7 @@ async def offer(session: AsyncSession, segment: RmSegment, *, window: Window, cl
     providers = [_provider(Candidate(r.id, r.name, r.kind, "active", _json(r.languages), offers.get(r.id, [])),
                            held.get(r.id, []), supply, packages.get(r.id, []), clock) for r in page]
     answer: dict[str, Any] = {"segment_id": segment.id, "from": window.from_, "to": window.to,
-                              "currency": currency, "providers": providers,
+                              "currency": currency, "providers": providers, "retired": False,
                               "next_cursor": encode_cursor([page[-1].name, page[-1].id]) if more else None}
     if explain:
         answer["near_misses"] = await near_misses(session, segment, window=window, clock=clock)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -39,11 +39,14 @@ from pentad import outbox
 from pentad.db import Database, write_intent
 from pentad.http import current_request_id
 from pentad.orm import utcnow
+from services.dmo import feeds
 from services.dmo.action_schemas import ActionStatus, StepStatus
 from services.dmo.actions import step_def
+from services.dmo.feeds import FEEDS
+from services.dmo.feeds import Pillars as FeedPillars
 from services.dmo.metrics import ACTIONS_FINISHED
 from services.dmo.models import Action, ActionStep
-from services.dmo.steps import Call, Done, Pillars, Refused, StepDef, outcome_of
+from services.dmo.steps import Call, Done, Pillars, ReadModel, Refused, StepDef, outcome_of
 
 log = structlog.get_logger("dmo.actions")
 SOURCE = "dmo"
@@ -62,6 +65,9 @@ class ActionSettings(BaseSettings):
     # Tests only: a pause between a pillar's answer and its record, the window in which a
     # crash leaves a step done in the pillar but not yet in the coordinator.
     step_pause_seconds: float = 0.0
+    # How long a launch waits for the read model to apply every event committed before the
+    # action was made (a pillar's feed down holds it back); then it refuses, saying the lag.
+    read_model_wait_seconds: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +202,8 @@ def _backward(action: Action, steps: list[ActionStep]) -> tuple[int, bool] | Non
 
 def _move(action: Action, step: ActionStep, *, undo: bool, pillars: Pillars) -> Move:
     call = Call(action_id=action.id, step=step.name, key=step.idempotency_key + ("-undo" if undo else ""),
-                input=action.input, records=dict(action.context), result=step.result, pillars=pillars)
+                input=action.input, records=dict(action.context), result=step.result, pillars=pillars,
+                created_at=action.created_at)
     return Move(undo=undo, position=step.position, step=step_def(action.kind, step.name), call=call)
 
 
@@ -340,10 +347,21 @@ class Runner:
             log.exception("action.release_failed", action_id=action_id)
 
 
+def _catch_up(db: Database, pillars: FeedPillars) -> Callable[[], Awaitable[None]]:
+    async def catch_up() -> None:
+        for feed in FEEDS:
+            await feeds.drain(db, pillars, feed)
+
+    return catch_up
+
+
 async def work(state: Mapping[str, Any], *, config: ActionSettings) -> None:
     """The worker ``build_service_app`` runs for the process's life."""
     try:
-        pillars = Pillars.of(state["http"], state["settings"])
+        settings = state["settings"]
+        pillars = Pillars.of(state["http"], settings, read_model=ReadModel(
+            state["db"], settings.stale_after_days, config.read_model_wait_seconds,
+            catch_up=_catch_up(state["db"], FeedPillars.of(state["http"], settings))))
     except LookupError as exc:  # a process started without the pillars' addresses cannot act
         log.error("action.runner_off", reason=str(exc))
         return

@@ -66,6 +66,8 @@ class Offer(Position):
     currency: str | None
     providers: list[OfferProvider]
     next_cursor: str | None = Field(None, description="The `cursor` of the next page of providers; null on the last.")
+    retired: bool = Field(False, description="The segment is retired: it offers no provider (`providers` and "
+                                             "`near_misses` empty), as its readiness says (`segment_active`).")
     near_misses: list[NearMiss] | None = Field(
         None, description="With `explain=true`: each provider offering the segment's specialties that is left "
                           "out, and why.")
@@ -124,7 +126,8 @@ class RebuildOut(BaseModel):
     reason: str = Field(description="`requested` (POST /rebuilds) or `empty` (the coordinator found no read model).")
     requested_by: str | None = Field(description="The key that asked for it.")
     counts: dict[str, int] = Field(description="Records put: segments, stakeholders, packages, accreditations, "
-                                               "capacity_rows.")
+                                               "capacity_rows; and capacity_calls, the calls that read the capacity "
+                                               "(in bulk pages, not one a provider).")
     positions: dict[str, int] = Field(description="The feed positions the consumer resumed from.")
     started_at: datetime
     finished_at: datetime

@@ -8,20 +8,27 @@ counting accreditations and complaints, Development's gaps, initiatives and asse
 and Promotion's overall attribution and provider performance. So
 ``12 + segments + ceil(specialties / 100) + markets`` calls (each list walks its pages, 500
 items a call), ``Found.calls``; the slowest chain (segments, then attractiveness) sets the
-time, not the sum. Every figure comes from pillars that all answered: when one does not, the
-request fails with a problem naming each that failed (``pentad.client.ask``), never a
-scorecard computed from part of the data.
+time, not the sum. Which segments are ready is the coordinator's own readiness, read from its
+read model (the rules and data of ``GET /segments/{id}/readiness`` and the launch action), for
+the active segments and every segment a campaign names. Every figure comes from pillars that
+all answered: when one does not, the request fails with a problem naming each that failed
+(``pentad.client.ask``), never a scorecard computed from part of the data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from pentad.client import ask
 from services.administration.client import AdministrationClient
-from services.development.client import DevelopmentClient, GapRef
+from services.development.client import DevelopmentClient
+from services.dmo import offer
+from services.dmo.models import RmSegment
 from services.dmo.scorecard import Found
 from services.integration.client import IntegrationClient
 from services.integration.schemas import Coverage
@@ -32,7 +39,8 @@ _NOT_GUESSED = "The scorecard is computed only from every pillar's figures, none
 COVERAGE_BATCH = 100  # specialties per coverage call (Integration's limit)
 FIRST_CALLS = 12  # whatever the destination's size: segments, campaigns and the ten beside them
 
-READINESS_SOURCE = "development: GET /gaps (met = ready)"
+READINESS_SOURCE = "dmo: the coordinator's read model (GET /dmo/segments/{id}/readiness: ready)"
+ReadyOf = Callable[[Sequence[str]], Awaitable[dict[str, bool]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,18 +52,16 @@ class Pillars:
     promotion: PromotionClient
 
 
-async def readiness(pillars: Pillars, *, gaps: Sequence[GapRef]) -> dict[str, bool]:
-    """Which segments are ready: the one place the scorecard learns it.
-
-    For now Development's gap analysis (a met gap is a ready segment), read once per scorecard
-    with the development pillar's figures; the coordinator's own readiness (its read model)
-    takes this place when the two land together. A segment absent from the answer (retired,
-    unknown) is not ready.
-    """
-    return {gap.segment_id: gap.met for gap in gaps}
+async def readiness(session: AsyncSession, segment_ids: Sequence[str], *, clock: offer.Clock) -> dict[str, bool]:
+    """Which of these segments are ready: the one place the scorecard learns it, the
+    coordinator's own readiness on its read model. A segment it does not know is not ready."""
+    wanted = sorted(set(segment_ids))
+    known = (await session.scalars(sa.select(RmSegment).where(RmSegment.id.in_(wanted)))).all() if wanted else []
+    return {s.id: (await offer.readiness_of(session, s, clock=clock)).ready for s in known}
 
 
-async def gather(pillars: Pillars, *, today: date) -> Found:
+async def gather(pillars: Pillars, *, today: date, ready_of: ReadyOf) -> Found:
+    """Every pillar's figures; ``ready_of`` says which of the segments named are ready."""
     ((segments, attractiveness, coverage), (campaigns, by_market), stakeholders, packages, fx, accreditations,
      complaints, gaps, initiatives, points, attribution, performance) = await ask(
         _segment_side(pillars), _campaign_side(pillars), pillars.integration.stakeholders(),
@@ -64,10 +70,11 @@ async def gather(pillars: Pillars, *, today: date) -> Found:
         pillars.development.gaps(), pillars.development.initiatives(), pillars.development.assessment_points(),
         pillars.promotion.attribution(), pillars.promotion.provider_performance(), why=_NOT_GUESSED)
     specialties = {s for segment in segments for s in segment.specialties}
+    named = [s.id for s in segments] + [s for c in campaigns for s in c.segment_ids]
     return Found(
         today=today, segments=segments, attractiveness=attractiveness, stakeholders=stakeholders,
         coverage=coverage, packages=packages, fx=fx, accreditations=accreditations, complaints=complaints,
-        gaps=gaps, ready=await readiness(pillars, gaps=gaps), initiatives=initiatives, assessments=points,
+        gaps=gaps, ready=await ready_of(named), initiatives=initiatives, assessments=points,
         campaigns=campaigns, attribution=attribution, by_market=by_market, performance=performance,
         calls=FIRST_CALLS + len(segments) + len(_batches(sorted(specialties))) + len(by_market))
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
 
 from pentad.client import UpstreamError
+from pentad.db import Database
 from pentad.settings import Settings
 from services.administration.client import AdministrationClient
 from services.development.client import DevelopmentClient
@@ -29,18 +31,34 @@ TRANSIENT_STATUSES = frozenset({408, 425, 429})
 
 
 @dataclass(frozen=True, slots=True)
+class ReadModel:
+    """The coordinator's own read model, where readiness is judged (``offer.readiness``), and how
+    long a step waits for it to catch up with the moment its action was made."""
+
+    db: Database
+    stale_after_days: int
+    wait_seconds: float
+    # Reads the pillars' feeds to their end now (as the consumer does, under the same locks),
+    # so a launch need not wait for the consumer's next turn; None: wait for it.
+    catch_up: Callable[[], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Pillars:
-    """The typed clients an action's steps call, as the coordinator (``service:dmo``, staff)."""
+    """The typed clients an action's steps call, as the coordinator (``service:dmo``, staff),
+    and the coordinator's read model."""
 
     integration: IntegrationClient
     administration: AdministrationClient
     development: DevelopmentClient
     promotion: PromotionClient
+    read_model: ReadModel | None = None
 
     @classmethod
-    def of(cls, http: httpx.AsyncClient, settings: Settings) -> Pillars:
+    def of(cls, http: httpx.AsyncClient, settings: Settings, *, read_model: ReadModel | None = None) -> Pillars:
         return cls(IntegrationClient.for_settings(http, settings), AdministrationClient.for_settings(http, settings),
-                   DevelopmentClient.for_settings(http, settings), PromotionClient.for_settings(http, settings))
+                   DevelopmentClient.for_settings(http, settings), PromotionClient.for_settings(http, settings),
+                   read_model)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +72,7 @@ class Call:
     records: dict[str, Any]  # what earlier steps recorded
     result: dict[str, Any] | None  # this step's own result (for its undo)
     pillars: Pillars
+    created_at: datetime | None = None  # when the action was made (what a read must be as recent as)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +80,11 @@ class Done:
     result: dict[str, Any]
     records: dict[str, Any] = field(default_factory=dict)  # facts for later steps and the answer
     reasons: list[str] = field(default_factory=list)  # non-empty: the action is refused (ends failed)
+
+
+class NotYet(Exception):
+    """A step cannot answer yet (e.g. the read model is behind): tried again later, like an
+    unavailable pillar."""
 
 
 class Refused(Exception):

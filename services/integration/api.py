@@ -11,13 +11,14 @@ from pentad.client import UpstreamError, client_of
 from pentad.codes import CountryCode, SpecialtyCode, currency_param
 from pentad.deps import CurrentCaller, CurrentSettings, Dates, IfMatch, RequireStaff, Session
 from pentad.etag import check_if_match, set_etag
-from pentad.pagination import Page, Paging
+from pentad.pagination import Page, PageParams, Paging
 from pentad.schemas import IsoDate
 from pentad.state import State, state_of
 from services.integration import capacity, packages, proposals, stakeholders, supply
 from services.integration.models import Package, Stakeholder
 from services.integration.schemas import (
     ApprovalIn,
+    CapacityListed,
     CapacityResult,
     CapacityRow,
     Coverage,
@@ -315,3 +316,22 @@ async def get_weekly_capacity(session: Session, _: RequireStaff, settings: Curre
     items, cursor = await supply.weekly(session, specialties=list(dict.fromkeys(specialty)), from_=from_, to=to,
                                         fresh_since=capacity.fresh_since(settings.stale_after_days), paging=paging)
     return Page[WeeklyCapacity](items=items, next_cursor=cursor)
+
+
+# -- every provider's capacity at once (a reader copying it, e.g. the coordinator's rebuild) ------
+
+BULK_PAGE = 5000
+
+
+@router.get("/capacity", response_model=Page[CapacityListed], tags=["capacity"],
+            summary="Every stakeholder's capacity rows, by stakeholder, specialty and date (staff; bulk)",
+            description="Rows dated `from`..`to` (both optional), each marked stale or fresh, in pages of up to "
+                        f"{BULK_PAGE:,} (`limit`, default 1,000; `next_cursor` for the next): a copy of the whole "
+                        "register's capacity takes rows / limit calls, not one per provider.")
+async def list_all_capacity(session: Session, _: RequireStaff, settings: CurrentSettings, dates: Dates,
+                            limit: Annotated[int, Query(ge=1, le=BULK_PAGE)] = 1000,
+                            cursor: str | None = None) -> Page[CapacityListed]:
+    rows, next_cursor = await capacity.list_all(session, paging=PageParams(limit=limit, cursor=cursor),
+                                                from_=dates.from_, to=dates.to,
+                                                fresh_since=capacity.fresh_since(settings.stale_after_days))
+    return Page[CapacityListed](items=rows, next_cursor=next_cursor)

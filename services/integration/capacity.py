@@ -28,6 +28,7 @@ from services.integration.models import Capacity, Stakeholder, StakeholderSpecia
 from services.integration.schemas import (
     MAX_CAPACITY_ROWS,
     PROVIDER_KINDS,
+    CapacityListed,
     CapacityResult,
     CapacityRow,
     Coverage,
@@ -225,6 +226,21 @@ async def list_(session: AsyncSession, *, stakeholder_id: str, paging: PageParam
     return [CapacityRow(specialty=c.specialty, date=c.date, slots_total=c.slots_total,
                         slots_available=c.slots_available, confirmed_at=c.confirmed_at,
                         stale=c.confirmed_at < fresh_since) for c in found], cursor
+
+
+async def list_all(session: AsyncSession, *, paging: PageParams, from_: date | None, to: date | None,
+                   fresh_since: datetime) -> tuple[list[CapacityListed], str | None]:
+    """Every stakeholder's rows by (stakeholder, specialty, date): the primary key's order, so
+    each page is one index range scan whatever the register's size."""
+    stmt = sa.select(Capacity)
+    if from_:
+        stmt = stmt.where(Capacity.date >= from_)
+    if to:
+        stmt = stmt.where(Capacity.date <= to)
+    found, cursor = await paginate(session, stmt, (Capacity.stakeholder_id, Capacity.specialty, Capacity.date), paging)
+    return [CapacityListed(stakeholder_id=c.stakeholder_id, specialty=c.specialty, date=c.date,
+                           slots_total=c.slots_total, slots_available=c.slots_available, confirmed_at=c.confirmed_at,
+                           stale=c.confirmed_at < fresh_since) for c in found], cursor
 
 
 # -- coverage -----------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict
 
 from pentad.client import ServiceClient, UpstreamError
-from services.integration.schemas import CapacityRow, Coverage, FxRatesOut, WeeklyCapacity
+from pentad.pagination import Page
+from services.integration.schemas import CapacityListed, CapacityRow, Coverage, FxRatesOut, WeeklyCapacity
 
 
 class StakeholderRef(BaseModel):
@@ -95,6 +96,21 @@ class IntegrationClient(ServiceClient):
             if exc.upstream_status == 404:
                 return []
             raise
+
+    async def all_capacity(self, *, from_: date, to: date, page: int = 5000) -> tuple[list[CapacityListed], int]:
+        """Every stakeholder's capacity rows dated ``from_``..``to`` (``GET /capacity``, staff), in
+        pages of ``page`` rows; and how many calls that took."""
+        query: list[tuple[str, Any]] = [("from", from_.isoformat()), ("to", to.isoformat()), ("limit", page)]
+        found: list[CapacityListed] = []
+        calls = 0
+        cursor: str | None = None
+        while True:
+            calls += 1
+            listed = await self.get_model("/capacity", Page[CapacityListed],
+                                          params=[*query, *([("cursor", cursor)] if cursor else [])])
+            found += listed.items
+            if (cursor := listed.next_cursor) is None:
+                return found, calls
 
     async def package(self, package_id: str) -> PackageRef | None:
         """The package (whatever its status), or None if Integration has no such id."""

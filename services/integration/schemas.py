@@ -174,6 +174,12 @@ class CapacityRow(BaseModel):
     stale: bool = Field(description="Not re-confirmed within the staleness window: does not count.")
 
 
+class CapacityListed(CapacityRow):
+    """A row of the bulk listing (``GET /capacity``): whose it is, too."""
+
+    stakeholder_id: str
+
+
 # -- packages ---------------------------------------------------------------------------------
 
 class ComponentKind(StrEnum):

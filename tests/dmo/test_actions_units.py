@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from pentad.client import UpstreamError, UpstreamUnavailable
-from services.development.client import GapRef
+from services.development.schemas import Gap
 from services.dmo import launch, onboard
 from services.dmo.action_schemas import OnboardIn
 from services.dmo.steps import Refused, key_of, outcome_of
@@ -44,13 +44,14 @@ def test_step_keys_are_the_action_and_the_step() -> None:
 
 
 def test_readiness_reasons_carry_the_numbers() -> None:
-    gap = GapRef(segment_id="seg_1", met=False,
-                 threshold={"min_accredited_providers": 3, "min_weekly_capacity": 40, "languages": ["de", "it"],
-                            "hotels": 1, "transfer_firms": 1},
-                 current={"accredited_providers": 1, "weekly_capacity": 12, "weakest_week": "2026-W50",
-                          "languages_covered": ["de"], "languages_missing": ["it"], "hotels": 1, "transfer_firms": 0},
-                 shortfalls={"accredited_providers": 2, "weekly_capacity": 28, "languages": 1,
-                             "supporting_stakeholders": 1})
+    gap = Gap.model_validate({
+        "segment_id": "seg_1", "segment_name": "One", "met": False,
+        "threshold": {"min_accredited_providers": 3, "min_weekly_capacity": 40, "languages": ["de", "it"],
+                      "hotels": 1, "transfer_firms": 1},
+        "current": {"accredited_providers": 1, "weekly_capacity": 12, "weakest_week": "2026-W50",
+                    "languages_covered": ["de"], "languages_missing": ["it"], "hotels": 1, "transfer_firms": 0},
+        "shortfalls": {"accredited_providers": 2, "weekly_capacity": 28, "languages": 1,
+                       "supporting_stakeholders": 1}})
     assert launch._reasons(gap) == [
         "segment seg_1: accredited providers: 1 of 3 needed (short by 2)",
         "segment seg_1: fresh weekly capacity: 12 slots in the weakest week (2026-W50) of 40 needed (short by 28)",

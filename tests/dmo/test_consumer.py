@@ -39,6 +39,7 @@ async def test_an_empty_read_model_is_rebuilt_from_the_apis_then_follows_the_fee
         offer = await get(staff, f"/segments/{c.segment['id']}/offer")
     assert rebuilt["reason"] == "empty" and rebuilt["positions"] == await heads(fresh)
     assert rebuilt["counts"]["capacity_rows"] == 16 and rebuilt["counts"]["accreditations"] == 2
+    assert rebuilt["counts"]["capacity_calls"] == 1  # in bulk (GET /integration/capacity), not one a provider
     assert sorted(p["stakeholder_id"] for p in offer["providers"]) == sorted(c.providers)
     assert offer["positions"] == await heads(fresh)
     assert await fresh.catch_up() == 0  # nothing after the heads: nothing applied twice

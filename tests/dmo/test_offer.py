@@ -40,6 +40,26 @@ async def test_a_revoked_provider_leaves_the_offer_and_explain_says_why(world: W
     assert miss["reasons"] == ["no accreditation valid now (held: revoked)"]
 
 
+async def test_a_retired_segment_offers_no_provider_and_is_not_ready(world: World) -> None:
+    c = await cluster(world)
+    await world.catch_up()
+    async with world.client("dmo", FAC.caller) as fac:
+        before = await get(fac, f"/segments/{c.segment['id']}/offer")
+    assert len(before["providers"]) == 2 and before["retired"] is False
+    async with world.client("segmentation") as seg:
+        r = await seg.patch(f"/segments/{c.segment['id']}", json={"status": "retired"})
+        assert r.status_code == 200, r.text
+    await world.catch_up()
+    async with world.client("dmo", FAC.caller) as fac:
+        offer = await get(fac, f"/segments/{c.segment['id']}/offer", explain="true")
+        found = await get(fac, f"/segments/{c.segment['id']}/readiness")
+    assert offer["retired"] is True and offer["providers"] == [] and offer["near_misses"] == []
+    assert offer["next_cursor"] is None and offer["as_of"] is not None
+    assert found["ready"] is False
+    assert [r["requirement"] for r in found["reasons"]] == ["segment_active"]
+    assert found["reasons"][0]["have"] == "retired"
+
+
 async def test_readiness_gives_every_failing_reason_with_its_numbers(world: World) -> None:
     c = await cluster(world, providers=1, threshold=2, capacity=20, per_week=15, languages=("de", "it"))
     await world.catch_up()

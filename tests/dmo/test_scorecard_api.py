@@ -5,6 +5,7 @@ the last assessment, and a pillar that does not answer fails the request by name
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -82,7 +83,24 @@ async def destination(world: ScorecardWorld) -> dict[str, Any]:
     promotion.set_funnel("GB", enquiries=4, treated=1, spend="300.00")
     promotion.performance.append({"stakeholder_id": hospital, "assignments": 4, "responded": 3, "breached": 1,
                                   "breach_rate": 0.25, "median_response_seconds": 1800.0})
-    return {"ready": ready, "short": short, "hospital": hospital, "clinic": clinic, "transfer": transfer}
+    made = {"ready": ready, "short": short, "hospital": hospital, "clinic": clinic, "transfer": transfer}
+    await read_model_settled(world, {ready["id"]: True, short["id"]: False})
+    return made
+
+
+async def read_model_settled(world: ScorecardWorld, expected: dict[str, bool]) -> None:
+    """The scorecard judges readiness on the coordinator's read model: wait until its consumer
+    has applied the destination (as ``GET /segments/{id}/readiness`` says)."""
+    async with world.client("dmo") as dmo:
+        for _ in range(300):
+            seen = {}
+            for segment_id in expected:
+                r = await dmo.get(f"/segments/{segment_id}/readiness")
+                seen[segment_id] = r.json()["ready"] if r.status_code == 200 else None
+            if seen == expected:
+                return
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"the read model did not settle: {seen} != {expected}")
 
 
 async def scorecard(world: ScorecardWorld) -> dict[str, Any]:
@@ -113,7 +131,7 @@ async def test_a_destination_reads_back_as_its_figures(scorecard_world: Scorecar
     assert attributes == {"integrated": 1.0, "efficient": 1800.0, "well_known": 12.5,
                           "attractive": round(sum(scores) / 2, 4), "credible": 1.0, "trusted": 50.0}
     assert card["attributes"]["well_known"]["parts"]["market_GB"]["value"] == 13.3333
-    assert card["readiness_source"].startswith("development") and card["currency"] == "EUR"
+    assert card["readiness_source"].startswith("dmo") and card["currency"] == "EUR"
     assert card["pillar_calls"] == 12 + 2 + 1 + 2  # first wave, 2 segments, 1 coverage batch, 2 markets
     # What the scorecard asked (the consumer's reactions may also retry routing meanwhile).
     assert sorted(p for p in scorecard_world.promotion.asked if p != "/routing/retry") == [

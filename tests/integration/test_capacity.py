@@ -275,6 +275,43 @@ async def test_capacity_reads_filter_and_page(integ: httpx.AsyncClient) -> None:
     assert (await integ.get("/stakeholders/stk_does_not_exist/capacity")).status_code == 404
 
 
+async def test_every_providers_capacity_reads_in_bulk_pages(integ: httpx.AsyncClient) -> None:
+    """``GET /capacity`` (staff): every stakeholder's rows in the window, by stakeholder,
+    specialty and date, paged: what the coordinator's rebuild reads instead of a call a provider."""
+    ids = sorted([(await register(integ))["id"] for _ in range(2)])
+    for n, sid in enumerate(ids):
+        rows = [row(s, day(d), 10, d - 699 + n) for d in (700, 701, 702) for s in ("orthopaedics", "cardiology")]
+        assert (await post_capacity(integ, sid, rows)).json()["inserted"] == 6
+    window = {"from": day(700), "to": day(702)}
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(100):
+        r = await integ.get("/capacity", params={**window, "limit": 4, **({"cursor": cursor} if cursor else {})})
+        assert r.status_code == 200, r.text
+        assert len(r.json()["items"]) <= 4
+        seen += r.json()["items"]
+        if (cursor := r.json()["next_cursor"]) is None:
+            break
+    keys = [(c["stakeholder_id"], c["specialty"], c["date"]) for c in seen]
+    assert keys == sorted(set(keys))  # each row once, in key order, across pages
+    mine = [c for c in seen if c["stakeholder_id"] in ids]
+    assert len(mine) == 12
+    for sid in ids:
+        own = await capacity_of(integ, sid, **window)
+        assert sorted((c["specialty"], c["date"], c["slots_available"], c["stale"]) for c in own) == sorted(
+            (c["specialty"], c["date"], c["slots_available"], c["stale"]) for c in mine if c["stakeholder_id"] == sid)
+    narrow = (await integ.get("/capacity", params={"from": day(701), "to": day(701), "limit": 5000})).json()
+    assert {c["date"] for c in narrow["items"]} == {day(701)}
+
+    for params, field in (({"limit": 5001}, "query.limit"), ({"cursor": "!!!"}, "query.cursor"),
+                          ({"from": day(3), "to": day(1)}, "query.to")):
+        r = await integ.get("/capacity", params=params)
+        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, (params, r.text)
+        assert r.json()["errors"][0]["field"] == field, (params, r.text)
+    r = await integ.get("/capacity", auth=as_(ids[0]))
+    assert r.status_code == 403 and r.headers["content-type"] == PROBLEM
+
+
 async def age_capacity(pair: Pair, stakeholder_id: str, specialty: str, days: int) -> None:
     """Simulates time passing: the rows were last confirmed ``days`` ago."""
     engine = create_engine(pair.databases["integration"])
