@@ -18,10 +18,15 @@ BEARER = {"ApiKey": {"type": "http", "scheme": "bearer",
                      "description": "An API key from POST /gateway/keys (admins) or `pentad keys create`."}}
 
 
+# A service builds its document on the first call, which can take seconds on a loaded
+# machine; a document missing a service is served but never cached (gateway/api.py).
+OPENAPI_TIMEOUT = 20.0
+
+
 async def fetch_service_docs(http: httpx.AsyncClient, upstreams: dict[str, str]) -> dict[str, dict[str, Any]]:
     async def one(name: str, base: str) -> tuple[str, dict[str, Any] | None]:
         try:
-            resp = await http.get(base + "/openapi.json", timeout=5)
+            resp = await http.get(base + "/openapi.json", timeout=OPENAPI_TIMEOUT)
             return name, resp.json() if resp.status_code == 200 else None
         except (httpx.HTTPError, ValueError):
             return name, None
