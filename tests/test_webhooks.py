@@ -466,3 +466,8 @@ def test_views_follow_the_api_rules() -> None:
     assert catalogue.view(b, "fx_rates.replaced", {"base": "EUR"}) is None
     assert catalogue.view(Caller("k5", Role.staff), "fx_rates.replaced", {"base": "EUR"}) == {"base": "EUR"}
     assert catalogue.view(Caller("k6", Role.provider, None), "capacity.updated", {"stakeholder_id": None}) is None
+    withdrawn = {"package_id": "pkg_1", "name": "Knee", "status": "withdrawn", "reason": "x",
+                 "stakeholder_ids": ["stk_a", "stk_closed"]}
+    assert catalogue.view(b, "package.withdrawn", withdrawn) == {"package_id": "pkg_1", "status": "withdrawn"}
+    assert catalogue.view(a, "package.withdrawn", withdrawn) == {"package_id": "pkg_1", "status": "withdrawn"}
+    assert catalogue.view(Caller("k7", Role.provider, "stk_z"), "package.withdrawn", withdrawn) is None

@@ -9,7 +9,7 @@ The types are those the services declare next to their emitters (``TYPES`` in ea
   it (with its own assignment only, and not the facilitator) and its own quotes;
 - a ``facilitator`` key reads its own stakeholder record and memberships, its own enquiries
   and the quotes sent on them, the complaints it filed, and the public offer: segments,
-  specialties and published packages ("offer changes").
+  specialties and published packages ("offer changes"; a package withdrawn, by its id only).
 
 Everything else (campaigns, initiatives, assessments, FX, the coordinator's actions, other
 tenants' records) is staff work: a bound key never receives it. A rule only ever narrows:
@@ -52,6 +52,14 @@ def _public(_: str, data: Data) -> Data | None:
     return data
 
 
+def _gone(rule: Rule) -> Rule:
+    """A withdrawn package is no longer readable by partners (a 404): they learn only that it
+    went, by id, not what it was or who else was in it."""
+    def gone(me: str, data: Data) -> Data | None:
+        return {"package_id": data.get("package_id"), "status": data.get("status")} if rule(me, data) else None
+    return gone
+
+
 def _routed_enquiry(me: str, data: Data) -> Data | None:
     """A provider reads an enquiry routed to it, seeing its own assignment, not the others' or
     the facilitator (as ``GET /promotion/enquiries/{id}`` shows it)."""
@@ -71,7 +79,7 @@ _PROVIDER: dict[str, Rule] = {
     **{t: _own("stakeholder_id") for t in integration.TYPES if t.startswith("stakeholder.")},
     "capacity.updated": _own("stakeholder_id"),
     "package.published": _party("stakeholder_ids"),
-    "package.withdrawn": _party("stakeholder_ids"),
+    "package.withdrawn": _gone(_party("stakeholder_ids")),
     **{t: _own("stakeholder_id") for t in administration.TYPES},  # accreditations, memberships
     "complaint.opened": _own_without("filed_by"),
     "complaint.closed": _own_without("filed_by"),
@@ -91,7 +99,7 @@ _FACILITATOR: dict[str, Rule] = {
     **{t: _own("facilitator_id") for t in enquiry_events.TYPES},
     **{t: _public for t in segmentation.TYPES},
     "package.published": _public,
-    "package.withdrawn": _public,
+    "package.withdrawn": _gone(_public),
 }
 
 RULES: Mapping[Role, Mapping[str, Rule]] = {Role.provider: _PROVIDER, Role.facilitator: _FACILITATOR}
