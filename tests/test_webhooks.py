@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -219,6 +221,11 @@ async def test_unknown_event_types_and_bad_urls_are_422_naming_them(plat: Seeded
 
 
 def test_every_published_type_is_known_and_each_role_rule_is_for_a_known_type() -> None:
+    # Each literal type a service records is declared in its events module's TYPES (the
+    # f-string ones, e.g. accreditation.{status}, are listed there by hand).
+    services = Path(__file__).resolve().parent.parent / "services"
+    recorded = {m for f in services.rglob("*.py") for m in re.findall(r'type="([a-z_]+\.[a-z_]+)"', f.read_text())}
+    assert recorded and recorded <= catalogue.KNOWN, recorded - catalogue.KNOWN
     assert {"enquiry.routed", "quote.accepted", "accreditation.revoked", "capacity.updated", "segment.retired",
             "action.succeeded", "assessment.recorded", "campaign.status_changed"} <= catalogue.KNOWN
     for rules in catalogue.RULES.values():
