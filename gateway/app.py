@@ -20,6 +20,8 @@ from gateway import api, console, keys, shared
 from gateway.limits import KeyCache, RateLimiter
 from gateway.proxy import GATEWAY_OPEN_PATHS, Gateway, GatewayProcessState, GatewayState
 from gateway.upstream import UpstreamPool, Upstreams
+from gateway.webhooks import api as webhooks_api
+from gateway.webhooks import worker as webhooks
 from pentad.components import SERVICE_NAMES
 from pentad.db import Database
 from pentad.errors import install_error_handlers
@@ -32,12 +34,17 @@ from pentad.uow import UnitOfWork
 log = structlog.get_logger("pentad.gateway")
 
 
+_SHOWN_ONCE = {"/gateway/keys": "key", "/gateway/webhooks": "secret"}
+
+
 def _without_secret(path: str, body: bytes) -> bytes:
-    # A new key's secret is shown once: its replay record must not keep it.
-    if path.startswith("/gateway/keys"):
+    # A new key's (or webhook subscription's) secret is shown once: its replay record must not keep it.
+    field = _SHOWN_ONCE.get(path.rstrip("/"))
+    if field is not None:
         data = json.loads(body)
-        data["key"] = None
-        return json.dumps(data).encode()
+        if isinstance(data, dict) and field in data:
+            data[field] = None
+            return json.dumps(data).encode()
     return body
 
 
@@ -92,6 +99,7 @@ def create_admin_app(settings: Settings) -> FastAPI:
                               max_body=settings.max_body_bytes, max_own_body=settings.gateway_max_body_bytes)
             tasks = [asyncio.create_task(check_health(
                 base["http"], pools, interval=settings.upstream_health_interval_seconds))]
+            tasks += webhooks.start(base["db"], base["http"], settings)
             if settings.redis_url:
                 gw.redis = shared.connect(settings.redis_url)
                 gw.shared_limiter = shared.SharedRateLimiter(gw.redis, per_second=settings.rate_limit_per_second,
@@ -119,6 +127,7 @@ def create_admin_app(settings: Settings) -> FastAPI:
     install_openapi(app, keyless=GATEWAY_OPEN_PATHS, forwarded=False)
     app.include_router(health_router("gateway"))
     app.include_router(api.keys_router)
+    app.include_router(webhooks_api.router)
     app.include_router(api.router)
     # Swagger UI 5 (OpenAPI 3.1) as shipped inside the fastapi-offline package.
     app.mount(api.DOCS_STATIC, StaticFiles(directory=str(package_files.files("fastapi_offline") / "static")),

@@ -94,6 +94,22 @@ class Settings(BaseSettings):
     signature_max_age_seconds: int = 300
     # How long a creating POST's answer is kept for Idempotency-Key retries.
     idempotency_retention_hours: int = 168
+    # Webhooks (gateway/webhooks): how often the fan-out reads the feeds and the sender looks
+    # for due deliveries when idle (seconds; 0 or less: no webhook loop in this process).
+    webhooks_poll_seconds: float = 1.0
+    # Subscriber URLs on loopback, link-local or private addresses are refused (at subscribing
+    # and at each send, against DNS rebinding) unless this is true: a local demo's receiver.
+    webhooks_allow_private: bool = False
+    # A failed attempt is tried again after base x 2^(attempts-1) seconds (at most
+    # webhooks_retry_max_delay_seconds apart), until the delivery is webhooks_retry_hours old.
+    webhooks_retry_base_seconds: float = Field(default=5.0, gt=0)
+    webhooks_retry_max_delay_seconds: float = Field(default=36000.0, gt=0)
+    webhooks_retry_hours: float = Field(default=72.0, ge=0)
+    webhooks_timeout_seconds: float = Field(default=10.0, gt=0)  # one attempt; an attempt's lease is 3x this
+    # A subscription is disabled when its attempts have all failed for this long AND at least
+    # this many in a row (a long-idle subscription is not disabled by two failures).
+    webhooks_disable_after_hours: float = Field(default=72.0, ge=0)
+    webhooks_disable_after_failures: int = Field(default=20, ge=1)
     # Kubernetes: an admin key taken from a Secret instead of one written to data_dir.
     bootstrap_admin_key: str = ""
     # Set by `pentad up` for the processes of one run; /health/live reports it, so the

@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 
 from tests.platform import RATES, Seeded, day, seeded_platform
+from tests.support import serving
+from tests.test_webhooks import Receiver
 
 CALLERS = ("anon", "revoked", "admin", "staff", "provider_own", "provider_other", "facilitator_own",
            "facilitator_other")
@@ -56,6 +58,7 @@ FILTERED: Expect = (401, 401, OK, OK, OK, OK, OK, OK)  # everyone lists; each se
 DRAFT_CAMPAIGN: Expect = (401, 401, OK, OK, 404, 404, 404, 404)  # only active campaigns exist for partners
 COORDINATOR_ONLY: Expect = (401, 401, 403, 403, 403, 403, 403, 403)  # service:dmo, never through a key
 OFFER: Expect = (401, 401, OK, OK, PUB, PUB, PUB, PUB)  # the coordinator's offer: the providers in it, by name
+WEBHOOK: Expect = (401, 401, OK, OK, OK, 404, OK, 404)  # a key's own subscription; another key's does not exist
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,12 @@ TABLE: dict[tuple[str, str], Op] = {
     ("POST", "/gateway/keys"): Op(ADMIN, body=lambda s: {"name": f"matrix {_tag()}", "role": "staff"}),
     ("GET", "/gateway/keys"): Op(ADMIN),
     ("DELETE", "/gateway/keys/{key_id}"): Op(ADMIN),
+    ("POST", "/gateway/webhooks"): Op(ANY_KEY, body=lambda s: {"url": f"{s.extra['hooks']}/matrix",
+                                                               "events": ["segment.created"]}),
+    ("GET", "/gateway/webhooks"): Op(FILTERED),
+    ("DELETE", "/gateway/webhooks/{webhook_id}"): Op(WEBHOOK),
+    ("GET", "/gateway/webhooks/{webhook_id}/deliveries"): Op(WEBHOOK),
+    ("POST", "/gateway/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): Op(WEBHOOK),
     ("GET", "/health"): Op(OPEN),
     ("GET", "/health/live"): Op(OPEN),
     ("GET", "/health/ready"): Op(OPEN),
@@ -308,7 +317,10 @@ METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
 @pytest.fixture(scope="module")
 async def plat(databases: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Seeded]:
-    async with seeded_platform(databases, tmp_path_factory.mktemp("authz")) as seeded:
+    # Webhooks go to a receiver on this machine (allowed) and are sent at once.
+    async with seeded_platform(databases, tmp_path_factory.mktemp("authz"), webhooks_allow_private=True,
+                               webhooks_poll_seconds=0.2) as seeded, serving(Receiver()) as hooks:
+        seeded.extra["hooks"] = hooks
         yield seeded
 
 
@@ -408,6 +420,9 @@ async def _fill(plat: Seeded, template: str, caller: str, expected: str | int, h
     for name in ("enquiry", "quote"):
         if "{" + name + "_id}" in path:
             path = path.replace("{" + name + "_id}", await _promotion_record(plat, template, name, caller))
+    if "{webhook_id}" in path:
+        webhook_id, delivery_id = await _webhook_record(plat, template, caller, expected)
+        path = path.replace("{webhook_id}", webhook_id).replace("{delivery_id}", delivery_id)
     if "{key_id}" in path:  # an allowed revocation revokes a key of its own; a denied one is tried on a victim
         if expected in (OK, PUB):
             key_id = await _new_key(plat, "matrix throwaway")
@@ -417,6 +432,39 @@ async def _fill(plat: Seeded, template: str, caller: str, expected: str | int, h
         path = path.replace("{key_id}", key_id)
     assert "{" not in path, f"no seeded record for a parameter of {template}: add one to tests/platform.py"
     return path
+
+
+async def _webhook_record(plat: Seeded, template: str, caller: str, expected: str | int) -> tuple[str, str]:
+    """(subscription, one of its deliveries, delivered): the caller's own key's, or for "another's"
+    callers (and those with no valid key) hospital B's or agent B's, to ``stakeholder.updated`` of
+    their own stakeholder, which nothing else in the matrix changes (so a denied call's "nothing
+    changed" is not blurred by a new delivery). An allowed DELETE gets a throwaway one."""
+    owner = {"anon": "provider_b", "revoked": "provider_b", "provider_other": "provider_b",
+             "facilitator_other": "facilitator_b"}.get(caller) or str(KEY_OF[caller])
+    about = {"provider_a": plat.hospital_a.id, "provider_b": plat.hospital_b.id, "facilitator_a": plat.agent_a.id,
+             "facilitator_b": plat.agent_b.id}.get(owner, plat.hotel.id)
+    slot = f"webhook:{owner}"
+    throwaway = template.endswith("{webhook_id}") and expected in (OK, PUB)
+    if throwaway or slot not in plat.extra:
+        async with plat.client(owner) as c, plat.client("admin") as admin:
+            r = await c.post("/gateway/webhooks", json={"url": f"{plat.extra['hooks']}/{owner}",
+                                                       "events": ["stakeholder.updated"]})
+            assert r.status_code == 201, r.text
+            webhook_id = r.json()["id"]
+            if throwaway:
+                return webhook_id, ""
+            r = await admin.patch(f"/integration/stakeholders/{about}", json={"city": f"Pula {_tag()}"})
+            assert r.status_code == 200, r.text
+            for _ in range(1200):
+                items = (await c.get(f"/gateway/webhooks/{webhook_id}/deliveries")).json()["items"]
+                if items and all(d["status"] == "delivered" for d in items):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError(f"no delivery to {owner}'s subscription: {items}")
+        plat.extra[slot] = (webhook_id, items[0]["id"])
+    webhook_id, delivery_id = plat.extra[slot]
+    return str(webhook_id), str(delivery_id)
 
 
 async def _promotion_setup(plat: Seeded) -> None:
@@ -458,7 +506,8 @@ async def _promotion_record(plat: Seeded, template: str, name: str, caller: str)
     return str(plat.extra[slot])
 
 
-LISTS = {"/gateway/keys", "/segmentation/specialties", "/segmentation/segments", "/integration/stakeholders",
+LISTS = {"/gateway/keys", "/gateway/webhooks", "/segmentation/specialties", "/segmentation/segments",
+         "/integration/stakeholders",
          "/integration/stakeholders/{stakeholder_id}/capacity", "/integration/packages",
          "/development/initiatives", "/development/assessments", "/administration/schemes",
          "/administration/accreditations", "/administration/memberships", "/administration/complaints",

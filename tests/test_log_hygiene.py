@@ -151,6 +151,14 @@ async def _traffic(url: str, keys: dict[str, str], kept: Secrets) -> None:
                      "/development/initiatives"):
             await _ok(await facilitator.get(path), 200, 403)
         await _ok(await facilitator.post("/integration/stakeholders", json={"name": "x"}), 403, 422)
+        # A webhook secret is shown once: never logged (nor kept for an Idempotency-Key replay).
+        hook = {"url": "https://93.184.216.34/hygiene-hook", "events": ["enquiry.created", "enquiry.routed"]}
+        for _ in range(2):
+            made = await _ok(await facilitator.post("/gateway/webhooks", json=hook,
+                                                    headers={"Idempotency-Key": "hygiene-hook"}), 201)
+            if made["secret"]:
+                kept.add("webhook secret", made["secret"])
+                kept.add("webhook secret (without prefix)", made["secret"].removeprefix("whsec_"))
     async with _as(url, keys["staff"]) as staff:
         await _ok(await staff.post("/segmentation/segments", json={"name": "", "family": "nope"}), 422)
         await _ok(await staff.get("/integration/stakeholders/does-not-exist"), 404)

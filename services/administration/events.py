@@ -14,6 +14,11 @@ from pentad import outbox
 from services.administration.models import Accreditation, Complaint, Membership, Scheme
 
 # The event a decision publishes, by the state it moves an accreditation to.
+# Every type this service publishes (webhooks take subscriptions to these only).
+TYPES = frozenset({"accreditation.submitted", "accreditation.verified", "accreditation.suspended",
+                   "accreditation.revoked", "accreditation.updated", "accreditation.expiring", "accreditation.expired",
+                   "membership.changed", "complaint.opened", "complaint.closed"})
+
 DECIDED = {"valid": "accreditation.verified", "suspended": "accreditation.suspended",
            "revoked": "accreditation.revoked"}
 

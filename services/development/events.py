@@ -9,6 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pentad import outbox
 from services.development.models import Assessment, Initiative
 
+# Every type this service publishes (webhooks take subscriptions to these only).
+TYPES = frozenset({"initiative.created", "initiative.status_changed", "assessment.recorded"})
+
 
 def _initiative(i: Initiative) -> dict[str, Any]:
     # No owner: a person's name has no business in a feed every consumer keeps.

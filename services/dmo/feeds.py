@@ -27,10 +27,9 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pentad.client import ServiceClient
 from pentad.db import Database, write_intent
-from pentad.identity import Caller, Role
-from pentad.outbox import CloudEvent, EventPage
+from pentad.feed_reader import PAGE_SIZE, FeedReader
+from pentad.outbox import CloudEvent
 from pentad.settings import Settings
 from services.administration.client import AdministrationClient
 from services.dmo import reactions, readmodel
@@ -41,30 +40,7 @@ from services.segmentation.client import SegmentationClient, SegmentRef
 log = structlog.get_logger("dmo.feeds")
 
 FEEDS = ("segmentation", "integration", "administration")
-PAGE_SIZE = 200
 HORIZON_DAYS = 730  # Integration takes capacity up to two years ahead
-
-
-class FeedReader(ServiceClient):
-    """Reads one pillar's feed (``GET /events``) as the coordinator."""
-
-    def __init__(self, http: httpx.AsyncClient, settings: Settings, feed: str) -> None:
-        super().__init__(http, base_url=settings.url_of(feed), secret=settings.secret.encode(),
-                         caller=Caller(f"service:{settings.service}", Role.staff))
-        self.service = feed
-
-    async def page(self, *, after: int, limit: int = PAGE_SIZE) -> EventPage:
-        return await self.get_model("/events", EventPage, params={"after": after, "limit": limit})
-
-    async def head(self) -> int:
-        """The feed's last ``seq`` (0 when empty), walking its pages."""
-        after = 0
-        while True:
-            page = await self.page(after=after, limit=500)
-            if page.items:
-                after = page.items[-1].seq
-            if page.next_cursor is None:
-                return after
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pentad import outbox
 from services.integration.models import FxTableRecord, Package, Stakeholder
 
+# Every type this service publishes (webhooks take subscriptions to these only).
+TYPES = frozenset({"stakeholder.registered", "stakeholder.updated", "stakeholder.proposal_submitted",
+                   "stakeholder.proposal_withdrawn", "stakeholder.proposal_approved", "stakeholder.proposal_rejected",
+                   "capacity.updated", "package.published", "package.withdrawn", "fx_rates.replaced"})
+
 
 def _stakeholder(s: Stakeholder) -> dict[str, Any]:
     return {"stakeholder_id": s.id, "kind": s.kind, "name": s.name, "country": s.country, "city": s.city,

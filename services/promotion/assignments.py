@@ -88,7 +88,7 @@ async def advance(session: AsyncSession, enquiry: Enquiry, target: S, *, actor: 
         before = enquiry.status
         session.add(funnel.move(enquiry, step, actor=actor, at=utcnow()))
         await session.flush()
-        events.enquiry_status_changed(session, enquiry, from_=before)
+        await events.enquiry_status_changed(session, enquiry, from_=before)
 
 
 # -- deadlines ---------------------------------------------------------------------------------------
@@ -105,7 +105,7 @@ async def sweep_breaches(session: AsyncSession, settings: Settings) -> int:
         if await sweeps.first_time(session, subject=f"{assignment.enquiry_id}:{assignment.stakeholder_id}",
                                    event="assignment.breached", on=assignment.respond_by.date()):
             assignment.breached_at = now
-            events.assignment_breached(session, assignment)
+            await events.assignment_breached(session, assignment)
             flagged += 1
     await session.flush()
     return flagged

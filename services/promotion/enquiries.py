@@ -189,7 +189,7 @@ async def update(session: AsyncSession, *, actor: Caller, enquiry: Enquiry, patc
     before = enquiry.status
     session.add(funnel.move(enquiry, target, actor=actor_of(actor), at=utcnow(), reason=patch.status_reason))
     await session.flush()
-    events.enquiry_status_changed(session, enquiry, from_=before)
+    await events.enquiry_status_changed(session, enquiry, from_=before)
     return enquiry
 
 

@@ -14,6 +14,10 @@ from pentad import outbox
 from pentad.money import format_amount
 from services.promotion.models import Campaign, SpendEntry
 
+# Every type this service publishes (webhooks take subscriptions to these only); enquiries'
+# are in enquiry_events.
+TYPES = frozenset({"campaign.created", "campaign.status_changed", "campaign.spend_recorded"})
+
 
 def _campaign(c: Campaign) -> dict[str, Any]:
     return {"campaign_id": c.id, "segment_ids": c.segment_ids, "source_markets": c.source_markets,

@@ -211,7 +211,7 @@ async def _send(session: AsyncSession, quote: Quote, enquiry: Enquiry, *, actor:
         assignment.status, assignment.responded_at = AssignmentStatus.responded.value, quote.sent_at
     await advance(session, enquiry, S.quoted, actor=actor.key_id)
     await session.flush()
-    events.quote_changed(session, quote)
+    events.quote_changed(session, quote, enquiry)
 
 
 async def _accept(session: AsyncSession, quote: Quote, enquiry: Enquiry) -> None:
@@ -228,7 +228,7 @@ async def _accept(session: AsyncSession, quote: Quote, enquiry: Enquiry) -> None
         await session.flush()  # a concurrent acceptance that committed first makes this fail
     except IntegrityError:
         raise _one_accepted(None) from None
-    events.quote_changed(session, quote)
+    events.quote_changed(session, quote, enquiry)
 
 
 def _one_accepted(quote_id: str | None) -> Conflict:

@@ -146,7 +146,7 @@ async def route(session: AsyncSession, *, enquiry: Enquiry, ask: Asker, policy: 
     session.add(funnel.move(enquiry, S.routed, actor=ROUTER, at=policy.now))
     await session.flush()
     events.enquiry_routed(session, enquiry, chosen)
-    events.enquiry_status_changed(session, enquiry, from_=S.new.value)
+    await events.enquiry_status_changed(session, enquiry, from_=S.new.value)
     return True
 
 
@@ -182,7 +182,7 @@ async def replace(session: AsyncSession, *, enquiry: Enquiry, ask: Asker, policy
         reason = f"not routed: {eligible.reason or 'no provider it was routed to can take it any more'}"
         session.add(funnel.move(enquiry, S.new, actor=ROUTER, at=policy.now, reason=reason))
         await session.flush()
-        events.enquiry_status_changed(session, enquiry, from_=S.routed.value)
+        await events.enquiry_status_changed(session, enquiry, from_=S.routed.value)
     return chosen
 
 

@@ -7,6 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pentad import outbox
 from services.segmentation.models import Segment, Specialty
 
+# Every type this service publishes (webhooks take subscriptions to these only).
+TYPES = frozenset({"specialty.created", "segment.created", "segment.updated", "segment.retired"})
+
 
 def specialty_created(session: AsyncSession, specialty: Specialty) -> None:
     outbox.record(session, type="specialty.created", subject=specialty.code,
