@@ -14,8 +14,9 @@ access line, unit-of-work middleware, problem+json, ORM objects or response mode
 - ``PATCH /segments/{id}``: read the row (``FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE``
   on SQLite, as Pentad does), ``UPDATE ... WHERE id AND version`` (the version check),
   commit, answer the whole segment.
-- ``GET /packages?currency=GBP``: the first page of packages and the FX row, each total
-  converted in ``Decimal`` and rounded once, with the rates used.
+- ``GET /packages?currency=GBP``: the first page of packages and the FX row, each total in
+  the package's own currency and in GBP (``total_in``), converted in ``Decimal`` and rounded
+  once, with the rates used.
 
 SQLite connections get Pentad's pragmas and explicit ``BEGIN`` (pysqlite's recipe), so both
 apps send SQLite the same statements. PostgreSQL uses SQLAlchemy's defaults (no pre-ping)
@@ -198,20 +199,25 @@ async def list_packages(request: Request, currency: str | None = None) -> Respon
     def rate(c: str) -> Decimal:
         return Decimal(1) if c == base else rates[c]
 
-    items = []
-    for row in rows:
-        target = target_asked or row["currency"]
-        total, used = Decimal(0), set()
-        for component in row["components"]:
+    def total_in(components: list[Any], target: str, used: set[str]) -> dict[str, str]:
+        total = Decimal(0)
+        for component in components:
             source = component["price"]["currency"]
             amount = Decimal(component["price"]["amount"])
             total += amount if source == target else amount / rate(source) * rate(target)
             if source != target:
                 used.update({source, target} - {base})
+        return {"amount": _amount(total.quantize(CENT, rounding=ROUND_HALF_EVEN)), "currency": target}
+
+    items = []
+    for row in rows:
+        used: set[str] = set()
+        own = total_in(row["components"], row["currency"], used)
+        asked = None if target_asked is None else (
+            own if target_asked == row["currency"] else total_in(row["components"], target_asked, used))
         item = {k: row[k] for k in PACKAGE_OUT}
         item["created_at"], item["updated_at"] = _utc(row["created_at"]), _utc(row["updated_at"])
-        item |= {"currency": target,
-                 "total": {"amount": _amount(total.quantize(CENT, rounding=ROUND_HALF_EVEN)), "currency": target},
+        item |= {"currency": row["currency"], "total": own, "total_in": asked,
                  "fx_rates": {c: format(rates[c], "f") for c in sorted(used)}, "fx_base": base}
         items.append(item)
     return _json({"items": items, "next_cursor": cursor})

@@ -36,18 +36,28 @@ def pending(session: AsyncSession) -> list[tuple[str, str | None, dict[str, Any]
     return list(session.info.get(_PENDING, ()))
 
 
+_COLUMNS = ("id", "type", "source", "subject", "time", "data")
+_PG_LOCK_AND_INSERT = outbox_events.insert().from_select(list(_COLUMNS), sa.select(
+    *(sa.bindparam(name, type_=outbox_events.c[name].type) for name in _COLUMNS)
+).select_from(sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("lock_key", type_=sa.BigInteger))
+                        .label("locked")).subquery("outbox_lock")))
+
+
 async def flush(session: AsyncSession, *, source: str) -> None:
     events = session.info.pop(_PENDING, None)
     if not events:
         return
-    if dialect_of(session) == "postgresql":
-        lock_key = zlib.crc32(f"pentad.outbox:{source}".encode())
-        await session.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key)))
     now = datetime.now(UTC)
-    await session.execute(outbox_events.insert(), [
-        {"id": new_id("evt"), "type": t, "source": source, "subject": s, "time": now, "data": d}
-        for t, s, d in events
-    ])
+    rows = [{"id": new_id("evt"), "type": t, "source": source, "subject": s, "time": now, "data": d}
+            for t, s, d in events]
+    if dialect_of(session) == "postgresql":
+        # The lock and the first event in one round trip (issue 13): the row is selected from
+        # the lock's result, so the lock is held before the insert draws its ``seq``.
+        await session.execute(_PG_LOCK_AND_INSERT, {**rows[0], "lock_key": zlib.crc32(
+            f"pentad.outbox:{source}".encode())})
+        rows = rows[1:]
+    if rows:
+        await session.execute(outbox_events.insert(), rows)
     for t, _, _ in events:  # written in the transaction about to commit (a failed commit is rare)
         OUTBOX_EVENTS.labels(t).inc()
 

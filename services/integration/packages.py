@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 from pentad.errors import Conflict, FieldError, Invalid, NotFound
 from pentad.identity import Caller
@@ -21,6 +22,7 @@ from pentad.ids import new_id
 from pentad.money import MissingRate, Money, Total, Unconvertible, convert, parse_rate, to_cents
 from pentad.money import total as sum_of
 from pentad.pagination import PageParams, paginate
+from pentad.present import presented
 from services.integration import events
 from services.integration.models import FxTableRecord, Package, PackageStakeholder, Stakeholder
 from services.integration.schemas import (
@@ -125,7 +127,9 @@ async def get_or_raise(session: AsyncSession, *, package_id: str, caller: Caller
 
 async def list_(session: AsyncSession, *, caller: Caller, paging: PageParams, specialty: str | None,
                 stakeholder_id: str | None, status: str | None) -> tuple[Sequence[Package], str | None]:
-    stmt = sa.select(Package)
+    # A listed package is only presented: its parties (selectin by default, a second query
+    # and ~5 objects a package) are not loaded, and touching them raises rather than load.
+    stmt = sa.select(Package).options(raiseload(Package.parties))
     if not caller.is_staff:
         status = PackageStatus.published.value
     if status:
@@ -185,7 +189,14 @@ def rates_of(table: FxTableRecord) -> dict[str, Decimal]:
 
 def present(package: Package, table: FxTableRecord, currency: str | None = None) -> PackageOut:
     """The package with its total in its own currency and, when ``currency`` is asked, in that
-    one too (``total_in``), with every rate either used."""
+    one too (``total_in``), with every rate either used. Kept for repeated reads of the same
+    package version, FX table and currency (``pentad.present``): the table by its content,
+    not its version, so rates edited by hand in the database are taken at once too."""
+    return presented(package, lambda: _present(package, table, currency), model=PackageOut,
+                     depends_on=(table.base, tuple(sorted(table.rates.items())), currency))
+
+
+def _present(package: Package, table: FxTableRecord, currency: str | None) -> PackageOut:
     rates = rates_of(table)
     used: set[str] = set()
     total = _total(package, package.currency, table, rates, used)

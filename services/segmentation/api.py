@@ -12,6 +12,7 @@ from pentad.codes import CountryCode, LanguageCode, SpecialtyCode
 from pentad.deps import CurrentCaller, IfMatch, RequireStaff, Session
 from pentad.etag import check_if_match, set_etag
 from pentad.pagination import Page, Paging
+from pentad.present import present
 from services.integration.client import IntegrationClient
 from services.segmentation import service
 from services.segmentation.models import Segment
@@ -85,13 +86,13 @@ async def list_segments(
     rows, cursor = await service.list_(
         session, paging=paging, family=family, status=status, specialty=specialty, market=market,
         payer_type=payer_type, language=language)
-    return Page[SegmentOut](items=[SegmentOut.model_validate(r) for r in rows], next_cursor=cursor)
+    return Page[SegmentOut](items=[present(SegmentOut, r) for r in rows], next_cursor=cursor)
 
 
 @router.get("/segments/{segment_id}", response_model=SegmentOut, tags=["segments"], summary="One segment")
 async def get_segment(segment: SegmentById, _: CurrentCaller, response: Response) -> SegmentOut:
     set_etag(response, segment.version)
-    return SegmentOut.model_validate(segment)
+    return present(SegmentOut, segment)
 
 
 @router.patch("/segments/{segment_id}", response_model=SegmentOut, tags=["segments"],

@@ -475,3 +475,23 @@ async def test_extreme_rates_never_break_the_package_list(own_pair: Pair) -> Non
             r = await integ.get(path, params={"currency": "GBP"})
             assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, (path, r.text)
             assert r.json()["errors"][0]["field"] == "query.currency", r.json()
+
+
+async def test_a_read_package_follows_a_replaced_fx_table(own_integ: httpx.AsyncClient) -> None:
+    """Presentations are kept for repeated reads (``pentad.present``): the FX table's
+    rates are part of what a total depends on."""
+    integ = own_integ
+    await put_rates(integ)
+    package = await create_package(integ, await parties(integ))
+    path = f"/packages/{package['id']}"
+    for _ in range(2):
+        gbp = (await integ.get(path, params={"currency": "GBP"})).json()
+        assert gbp["total_in"] == money(total_in(package["components"], "GBP"), "GBP")
+    await put_rates(integ, {"USD": "1.0812", "GBP": "0.9000"})
+    new = {"USD": "1.0812", "GBP": "0.9000"}
+    gbp = (await integ.get(path, params={"currency": "GBP"})).json()
+    assert gbp["total_in"] == money(total_in(package["components"], "GBP", new), "GBP")
+    assert gbp["fx_rates"]["GBP"] == "0.9000"
+    page = (await integ.get("/packages", params={"currency": "GBP", "limit": 500})).json()
+    listed = {p["id"]: p for p in page["items"]}
+    assert listed[package["id"]]["total_in"] == gbp["total_in"]

@@ -1,0 +1,55 @@
+"""Presentations of versioned records, kept per process for the reads that repeat them.
+
+Turning a row into its response model re-runs every validator of the model (codes checked,
+lists de-duplicated, amounts formatted): on a page of 50 segments that was about half of
+the service's CPU a request (issue 13, bench/kit_profile.py). A record's presentation is a
+function of its columns, and its ``version`` (``pentad.orm.Versioned``, bumped by every ORM
+UPDATE: what ETag/If-Match compare) names one state of those columns. So a read keeps the
+presentation under (model, id, version, whatever else it depends on) and the next read of
+the same state takes it back instead of building it again.
+
+Only safe methods fill or use it (``write_intent`` false): they read committed rows only
+(AUTOCOMMIT on PostgreSQL, a snapshot on SQLite), so a version seen here can never be one a
+rolled-back write made and another write makes again with other columns. A write presents
+afresh. The kept models are shared between requests: treat them as read-only (copy with
+``model_copy(update=...)``, as the services already do). At most ``MAX_KEPT`` are kept;
+the oldest go first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from pentad.db import write_intent
+
+M = TypeVar("M", bound=BaseModel)
+
+MAX_KEPT = 20_000
+_kept: dict[Hashable, Any] = {}
+
+
+def presented(record: Any, build: Callable[[], M], *, model: type[M], depends_on: Hashable = None) -> M:
+    """``build()``, or what it gave for this very state of ``record`` (its ``id`` and
+    ``version``) and ``depends_on`` (e.g. the FX table's version and the currency asked)."""
+    if write_intent.get():
+        return build()
+    key = (model, record.id, record.version, depends_on)
+    found = _kept.get(key)
+    if found is None:
+        found = _kept[key] = build()
+        if len(_kept) > MAX_KEPT:
+            del _kept[next(iter(_kept))]
+    return found  # type: ignore[no-any-return]
+
+
+def present(model: type[M], record: Any) -> M:
+    """``model.model_validate(record)`` for a versioned record, kept for repeated reads."""
+    return presented(record, lambda: model.model_validate(record), model=model)
+
+
+def forget_all() -> None:
+    """Tests: start from nothing kept."""
+    _kept.clear()

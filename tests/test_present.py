@@ -1,0 +1,101 @@
+"""Presentations kept for repeated reads (``pentad.present``): a new version, or anything
+else the presentation depends on, is presented afresh; a write never takes a kept one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import BaseModel
+
+from pentad import present
+from pentad.db import write_intent
+from tests.test_segmentation import create_segment
+
+
+class Out(BaseModel):
+    id: str
+    name: str
+
+
+@dataclass
+class Record:
+    id: str
+    version: int
+    name: str
+
+
+@pytest.fixture
+def reads() -> Any:
+    present.forget_all()
+    token = write_intent.set(False)
+    yield
+    write_intent.reset(token)
+    present.forget_all()
+
+
+def _counting(record: Record, built: list[str], depends_on: Any = None) -> Out:
+    def build() -> Out:
+        built.append(record.name)
+        return Out(id=record.id, name=record.name)
+
+    return present.presented(record, build, model=Out, depends_on=depends_on)
+
+
+def test_a_read_of_the_same_version_takes_the_kept_presentation(reads: None) -> None:
+    built: list[str] = []
+    first = _counting(Record("r1", 1, "a"), built)
+    again = _counting(Record("r1", 1, "a"), built)
+    assert again is first and built == ["a"]
+
+
+def test_a_new_version_or_dependency_is_presented_afresh(reads: None) -> None:
+    built: list[str] = []
+    _counting(Record("r1", 1, "a"), built)
+    assert _counting(Record("r1", 2, "b"), built).name == "b"
+    assert _counting(Record("r1", 2, "b"), built, depends_on=("fx", 7)).name == "b"
+    assert _counting(Record("r2", 1, "c"), built).name == "c"
+    assert built == ["a", "b", "b", "c"]
+
+
+def test_a_write_never_takes_or_keeps_a_presentation(reads: None) -> None:
+    built: list[str] = []
+    token = write_intent.set(True)
+    try:
+        _counting(Record("r1", 1, "a"), built)
+        _counting(Record("r1", 1, "a"), built)
+    finally:
+        write_intent.reset(token)
+    assert built == ["a", "a"]
+    _counting(Record("r1", 1, "a"), built)  # a read: nothing was kept by the writes
+    assert built == ["a", "a", "a"]
+
+
+def test_at_most_max_kept_are_kept_oldest_first(reads: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(present, "MAX_KEPT", 3)
+    built: list[str] = []
+    for i in range(5):
+        _counting(Record(f"r{i}", 1, f"n{i}"), built)
+    assert len(present._kept) == 3
+    _counting(Record("r4", 1, "n4"), built)  # newest: kept
+    _counting(Record("r0", 1, "n0"), built)  # oldest: gone, built again
+    assert built == ["n0", "n1", "n2", "n3", "n4", "n0"]
+
+
+async def test_a_changed_segment_reads_changed_in_the_list_and_by_id(seg: httpx.AsyncClient) -> None:
+    segment = await create_segment(seg)
+    path = f"/segments/{segment['id']}"
+    for _ in range(2):  # the second read takes what the first kept
+        r = await seg.get(path)
+        assert r.json()["name"] == segment["name"] and r.headers["etag"] == '"1"'
+    listed = {s["id"]: s for s in (await seg.get("/segments", params={"limit": 500})).json()["items"]}
+    assert listed[segment["id"]]["name"] == segment["name"]
+    r = await seg.patch(path, json={"name": "Renamed", "languages": ["de"]}, headers={"If-Match": '"1"'})
+    assert r.status_code == 200, r.text
+    r = await seg.get(path)
+    assert r.headers["etag"] == '"2"' and r.json()["name"] == "Renamed" and r.json()["languages"] == ["de"]
+    assert r.json()["updated_at"] != segment["updated_at"]
+    listed = {s["id"]: s for s in (await seg.get("/segments", params={"limit": 500})).json()["items"]}
+    assert listed[segment["id"]] == r.json()
