@@ -202,8 +202,11 @@ _PREFIX = re.compile(r"/[a-z][a-z0-9-]{0,39}")
 
 def public_path(request: Request) -> str:
     """The path as the caller used it: the service's own one under the gateway's prefix."""
-    prefix = request.headers.get(FORWARDED_PREFIX)
-    path = request.url.path
+    return under_prefix(request.url.path, request.headers.get(FORWARDED_PREFIX))
+
+
+def under_prefix(path: str, prefix: str | None) -> str:
+    """``path`` under the gateway's ``X-Forwarded-Prefix`` when that is a plain prefix."""
     return prefix + path if prefix and _PREFIX.fullmatch(prefix) else path
 
 
