@@ -3,7 +3,7 @@ rebuild.py, scorecard.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -16,6 +16,7 @@ from pentad.deps import CurrentCaller, CurrentSettings, RequireStaff, Session, r
 from pentad.errors import PROBLEM_RESPONSES
 from pentad.identity import Role
 from pentad.pagination import Page, Paging, paginate
+from pentad.schemas import IsoDate
 from pentad.state import state_of
 from services.administration.client import AdministrationClient
 from services.development.client import DevelopmentClient
@@ -56,7 +57,7 @@ def _now() -> datetime:
                         "`explain=true` adds each provider left out and why. Read from the coordinator's read "
                         "model: `as_of` and `lag_seconds` say how current it is. " + _READERS)
 async def get_offer(segment: Segment, session: Session, settings: CurrentSettings, paging: Paging, request: Request,
-                    from_: Annotated[date | None, Query(alias="from")] = None, to: date | None = None,
+                    from_: Annotated[IsoDate | None, Query(alias="from")] = None, to: IsoDate | None = None,
                     currency: Annotated[str | None, Query(examples=["GBP"])] = None,
                     explain: bool = False) -> Offer:
     now = _now()

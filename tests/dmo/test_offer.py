@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.dmo.conftest import World
 from tests.dmo.helpers import cluster, get, publish_package, set_accreditation
 from tests.pillars import FAC, PROBLEM
@@ -75,6 +77,17 @@ async def test_a_window_that_ends_before_it_starts_is_a_422(world: World) -> Non
     async with world.client("dmo", FAC.caller) as fac:
         r = await fac.get(f"/segments/{c.segment['id']}/offer", params={"from": "2030-02-01", "to": "2030-01-01"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.to"
+
+
+@pytest.mark.parametrize(("params", "field"), [({"from": "0"}, "query.from"), ({"to": "1795910400"}, "query.to"),
+                                               ({"from": "2030-01-01T00:00:00Z"}, "query.from")])
+async def test_a_window_is_given_in_days_written_yyyy_mm_dd(world: World, params: dict[str, str], field: str) -> None:
+    """pydantic would read a number as a Unix time (0 is 1970-01-01): only a written day is taken."""
+    c = await cluster(world, providers=1)
+    await world.catch_up()
+    async with world.client("dmo", FAC.caller) as fac:
+        r = await fac.get(f"/segments/{c.segment['id']}/offer", params=params)
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == [field], r.text
 
 
 async def test_health_ready_shows_the_feed_lag(world: World) -> None:
