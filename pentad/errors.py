@@ -241,6 +241,20 @@ def _reshaped(err: Any) -> str | None:
         return None
 
 
+_CHOICE = re.compile(r"'([^']*)'")
+
+
+def _closest_choice(err: Any) -> str | None:
+    """For a value outside an enum (``actve``), the allowed one it is closest to (``active``),
+    as for an unknown code."""
+    from pentad.codes import suggest_code  # codes builds on this module
+
+    value, expected = err.get("input"), err.get("ctx", {}).get("expected")
+    if err.get("type") not in ("enum", "literal_error") or not isinstance(value, str) or not isinstance(expected, str):
+        return None
+    return suggest_code(value, _CHOICE.findall(expected))
+
+
 def validation_errors(exc: RequestValidationError) -> list[FieldError]:
     out = []
     for err in exc.errors():
@@ -252,7 +266,7 @@ def validation_errors(exc: RequestValidationError) -> list[FieldError]:
         value = err.get("input")
         suggestion = err.get("ctx", {}).get("suggestion")
         message = err.get("msg", "")
-        if suggestion is None and (suggestion := _reshaped(err)):
+        if suggestion is None and (suggestion := _reshaped(err) or _closest_choice(err)):
             message += f"; did you mean {suggestion!r}?"
         # Scalars only: objects and lists (often the whole body) are not echoed back.
         out.append(FieldError(field=_loc_to_field(err.get("loc", ())), message=message,

@@ -161,9 +161,8 @@ def _operation(op: dict[str, Any], path: str, method: str, doc: dict[str, Any], 
 def _statuses(op: dict[str, Any], path: str, method: str, headers: set[str], *,
               keyed: bool, forwarded: bool) -> set[int]:
     """The error statuses this operation can give, from what it takes and where it is served."""
-    # Services refuse unknown query parameters on every route (strict_query); the gateway's
-    # own routes only where they take input.
-    statuses = {422} if forwarded or op.get("parameters") or "requestBody" in op else set()
+    # Every route refuses unknown query parameters (strict_query), the gateway's own included.
+    statuses = {422}
     if keyed:
         statuses |= {401, 429} if op.pop(_ANY_KEY_MARK, False) else {401, 403, 429}
     if "{" in path:

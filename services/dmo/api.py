@@ -4,7 +4,7 @@ rebuild.py, scorecard.py)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -88,10 +88,14 @@ async def get_readiness(segment: Segment, session: Session, settings: CurrentSet
             **await offer.feed_position(session, now)}
 
 
+ReactionKind = Literal["provider.left_offer", "provider.joined_offer", "segment.not_ready", "segment.ready_again",
+                       "segment.retired"]
+
+
 @router.get("/reactions", response_model=ReactionPage, tags=["reactions"],
             summary="What the coordinator did on its own, why, and from which event (staff)")
 async def list_reactions(session: Session, _: RequireStaff, paging: Paging, segment_id: str | None = None,
-                         kind: str | None = None) -> ReactionPage:
+                         kind: ReactionKind | None = None) -> ReactionPage:
     rows, cursor = await paginate(session, reactions.listing(segment_id=segment_id, kind=kind),
                                   (Reaction.created_at, Reaction.id), paging)
     return ReactionPage(items=[ReactionOut.model_validate(r) for r in rows], next_cursor=cursor)
