@@ -5,7 +5,12 @@ statuses, headers, problem+json, an example of every request and answer, valid f
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import json
+import os
+import re
+import shutil
 import subprocess
 import sys
 import uuid
@@ -21,6 +26,9 @@ from pentad.http import PROBES
 from tests.platform import Seeded, day, seeded_platform
 
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
+# openapi-typescript and tsc, pinned in tests/typescript/package-lock.json; `make install` puts them here.
+TYPESCRIPT = Path(__file__).with_name("typescript")
+TS_BIN = TYPESCRIPT / "node_modules" / ".bin"
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +148,45 @@ def _date(text: str) -> Any:
     from datetime import date
 
     return date.fromisoformat(text)
+
+
+async def _run(*args: str | Path) -> tuple[int, str, str]:
+    """A program's exit code and output; not blocking the loop the platform serves on."""
+    process = await asyncio.create_subprocess_exec(*map(str, args), stdout=asyncio.subprocess.PIPE,
+                                                   stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=300)
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def test_typescript_types_generate_without_a_warning_and_a_typed_facilitator_flow_runs(
+        plat: Seeded, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """openapi-typescript makes types from the served document with no warning; a facilitator's
+    first calls written against them (tests/typescript/facilitator.ts) pass `tsc --strict` and
+    run under node: segments, the offer, packages in GBP, an enquiry filed."""
+    if not (TS_BIN / "openapi-typescript").exists() or shutil.which("node") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("openapi-typescript is not installed: `make install` installs it with npm")
+        pytest.skip("no npm here: `make install` installs openapi-typescript when npm is there")
+    where = tmp_path_factory.mktemp("typescript")
+    async with plat.client() as anonymous:
+        (where / "openapi.json").write_text((await anonymous.get("/openapi.json")).text)
+    code, out, err = await _run(TS_BIN / "openapi-typescript", where / "openapi.json", "-o", where / "pentad.d.ts")
+    assert code == 0, out + err
+    assert not re.search(r"warn|error|invalid|⚠|✗", out + err, re.IGNORECASE), out + err
+    assert "export interface paths" in (where / "pentad.d.ts").read_text()
+
+    for name in ("facilitator.ts", "tsconfig.json"):
+        shutil.copy(TYPESCRIPT / name, where / name)
+    code, out, err = await _run(TS_BIN / "tsc", "-p", where, "--outDir", where / "out")
+    assert code == 0, out + err  # the flow's fields and parameters exist, with these types
+    code, out, err = await _run("node", where / "out" / "facilitator.js", plat.url, plat.keys["facilitator_a"],
+                                plat.specialty)
+    assert code == 0, out + err
+    segment_id, enquiry_id, status, *prices = json.loads(out)
+    async with plat.client("facilitator_a") as facilitator:
+        enquiry = (await facilitator.get(f"/promotion/enquiries/{enquiry_id}")).json()
+    assert (enquiry["segment_id"], enquiry["status"]) == (segment_id, status)
+    assert f"{plat.package['total']['amount']} EUR = " in " | ".join(prices)
 
 
 # ----- the document itself ----------------------------------------------------------------
