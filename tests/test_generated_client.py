@@ -242,6 +242,34 @@ async def test_every_operation_has_an_example_request_and_answer_valid_for_its_s
                 check(f"{method} {path} {code}", media)
 
 
+_RECORD_ID = re.compile(r"[a-z]{3}_[0-9a-z]{26}")  # pentad.ids: a prefix and a time-ordered body
+_PLACEHOLDERS = {"example", "string", "foo", "bar", "test", "value"}
+
+
+def _leaves(value: Any, field: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [leaf for k, v in value.items() for leaf in _leaves(v, k)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _leaves(v, field)]
+    return [(field, value)]
+
+
+async def test_every_example_is_realistic_not_a_placeholder(doc: dict[str, Any]) -> None:
+    """An integrator reads the examples as what real answers look like: no ``"example"`` or
+    ``"string"`` for a name, and every record id shaped as the platform makes them."""
+    found = []
+    for path, method, op in _operations(doc):
+        medias = [("request", m) for m in op.get("requestBody", {}).get("content", {}).values()]
+        medias += [(code, m) for code, r in op["responses"].items() for m in r.get("content", {}).values()]
+        for where, media in medias:
+            for field, value in _leaves(media.get("example")):
+                is_id = field == "id" or (field.endswith(("_id", "_ids")) and field != "request_id")
+                if isinstance(value, str) and (value.lower() in _PLACEHOLDERS or re.fullmatch(r"x+", value)
+                                               or (is_id and not _RECORD_ID.fullmatch(value))):
+                    found.append(f"{method} {path} {where} {field}={value!r}")
+    assert found == [], "\n".join(found)
+
+
 async def test_descriptions_point_at_no_source_file(doc: dict[str, Any]) -> None:
     import json
 
