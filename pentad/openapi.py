@@ -334,6 +334,12 @@ _NAMED: dict[Any, Any] = {
     "event_type": "capacity.updated",
 }
 
+# Days that must come in order (a period's end after its start; a certificate issued before now).
+_DAYS = {"issued_on": "2026-11-02", "as_of": "2026-11-02", "spent_on": "2026-11-02", "period_start": "2026-12-01",
+         "period_end": "2027-11-30", "expires_on": "2029-11-01", "starts_on": "2027-03-01", "ends_on": "2027-05-31",
+         "preferred_from": "2027-03-01", "preferred_to": "2027-04-30", "valid_until": "2027-01-31",
+         "due_on": "2027-06-30"}
+
 
 def _named(name: str | None, owner: str | None) -> Any:
     """A realistic value for a field ``name`` of the schema titled ``owner``, or None."""
@@ -353,7 +359,7 @@ def _named(name: str | None, owner: str | None) -> Any:
 _SOON = date(2026, 12, 1)
 _FORMATS: dict[str, Any] = {
     "date": _SOON.isoformat(),
-    "date-time": datetime(2026, 12, 1, 9, 30, tzinfo=UTC).isoformat().replace("+00:00", "Z"),
+    "date-time": datetime(2026, 11, 2, 9, 30, tzinfo=UTC).isoformat().replace("+00:00", "Z"),
     "email": "desk@example.org", "uri": "https://example.org/", "uuid": "7d3e1b5a-0c4f-4a8e-9b1d-2f6a8c9e0b12",
     "duration": "P1D",
 }
@@ -381,6 +387,8 @@ def example_of(schema: dict[str, Any], doc: dict[str, Any], *, writing: bool = F
     plain = schema.get("type") == "string" or schema.get("items", {}).get("type") == "string"
     if plain and "format" not in schema and (named := _named(name, owner)) is not None:
         return named
+    if schema.get("format") == "date" and name in _DAYS:
+        return _DAYS[name]
     for key in ("anyOf", "oneOf"):
         if key in schema:
             options = [s for s in schema[key] if s.get("type") != "null"] or schema[key]

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -287,19 +288,38 @@ async def test_the_examples_are_accepted_by_the_platform(plat: Seeded, doc: dict
 
 # ----- strict inputs on every operation --------------------------------------------------------
 
-_LISTS = {"accreditation_id": "/administration/accreditations", "membership_id": "/administration/memberships",
-          "complaint_id": "/administration/complaints", "scheme_id": "/administration/schemes",
-          "initiative_id": "/development/initiatives", "assessment_id": "/development/assessments",
-          "campaign_id": "/promotion/campaigns", "enquiry_id": "/promotion/enquiries", "action_id": "/dmo/actions"}
+_LISTS = {"scheme_id": "/administration/schemes", "assessment_id": "/development/assessments",
+          "action_id": "/dmo/actions", "quote_id": "/promotion/quotes"}
 
 
-async def _path_ids(plat: Seeded) -> dict[str, str]:
-    """A real record for each kind of id a path names, where the platform has one."""
+async def _path_ids(plat: Seeded, doc: dict[str, Any]) -> dict[str, str]:
+    """A real record for each kind of id a path names: the seeded ones, and one of each kind more
+    made from the document's own example of its creation (with real ids in it)."""
     ids = {"segment_id": plat.segment["id"], "package_id": plat.package["id"], "stakeholder_id": plat.hospital_a.id}
+    if "made" in plat.extra:
+        return {**ids, **plat.extra["made"]}
     async with plat.client("admin") as admin:
         for name, path in _LISTS.items():
-            if items := (await admin.get(path)).json()["items"]:
+            if (r := await admin.get(path)).status_code == 200 and (items := r.json()["items"]):
                 ids[name] = items[0]["id"]
+
+        async def make(who: str, path: str, **real: Any) -> str:
+            body = {**_example_body(doc["paths"][path]["post"]), **real}
+            async with plat.client(who) as client:
+                r = await client.post(path, json=body)
+            assert r.status_code == 201, (path, r.text)
+            return str(r.json()["id"])
+
+        hospital, month_ago = plat.hospital_a.id, str(datetime.now(UTC).date() - timedelta(days=30))
+        ids["accreditation_id"] = await make("staff", "/administration/accreditations", stakeholder_id=hospital,
+                                             scheme_id=ids["scheme_id"], issued_on=month_ago)
+        ids["membership_id"] = await make("staff", "/administration/memberships", stakeholder_id=hospital)
+        ids["complaint_id"] = await make("staff", "/administration/complaints", stakeholder_id=hospital)
+        ids["initiative_id"] = await make("staff", "/development/initiatives", segment_id=plat.segment["id"])
+        ids["campaign_id"] = await make("staff", "/promotion/campaigns", segment_ids=[plat.segment["id"]])
+        ids["enquiry_id"] = await make("facilitator_a", "/promotion/enquiries", specialty=plat.specialty,
+                                       preferred_from=day(20), preferred_to=day(40))
+    plat.extra["made"] = {k: v for k, v in ids.items() if k not in ("segment_id", "package_id", "stakeholder_id")}
     return ids
 
 
@@ -317,7 +337,7 @@ def _declared(op: dict[str, Any], status: int) -> bool:
 
 async def test_every_operation_refuses_an_unknown_query_parameter_naming_it(plat: Seeded, doc: dict[str, Any]) -> None:
     """Checked before anything else (no record is looked up, nothing acts), as a declared 422."""
-    ids = {**await _path_ids(plat), "key_id": "key_missing"}  # never a real key: no DELETE may revoke one
+    ids = {**await _path_ids(plat, doc), "key_id": "key_missing"}  # never a real key: no DELETE may revoke one
     async with plat.client("admin") as admin:
         for path, method, op in _operations(doc):
             body = _example_body(op)
@@ -328,6 +348,12 @@ async def test_every_operation_refuses_an_unknown_query_parameter_naming_it(plat
             assert [e["field"] for e in r.json()["errors"]] == ["query.colour"], (method, path, r.text)
 
 
+# Only the coordinator itself activates a campaign (after checking the offer): no API key may.
+_NOT_FOR_KEYS = {"/promotion/campaigns/{campaign_id}/activation"}
+# A quote needs an enquiry routed to a provider first: its body is covered by the schema check alone.
+_NO_RECORD_HERE = {"/promotion/quotes/{quote_id}"}
+
+
 def _example_body(op: dict[str, Any]) -> Any:
     return op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("example")
 
@@ -335,7 +361,7 @@ def _example_body(op: dict[str, Any]) -> Any:
 async def test_every_body_refuses_an_unknown_field_naming_it(plat: Seeded, doc: dict[str, Any]) -> None:
     """Each operation's own example with one field more: a 422 naming that field, declared. An
     operation on a kind of record the platform has none of yet is covered by the schema check below."""
-    ids = {**await _path_ids(plat), "key_id": "key_missing"}
+    ids = {**await _path_ids(plat, doc), "key_id": "key_missing"}
     tried = []
     async with plat.client("admin") as admin:
         for path, method, op in _operations(doc):
@@ -345,10 +371,14 @@ async def test_every_body_refuses_an_unknown_field_naming_it(plat: Seeded, doc: 
                 continue
             r = await admin.request(method.upper(), target, json={**body, "colour": "blue"},
                                     headers={"If-Match": '"1"'})
+            if r.status_code == 403 and path in _NOT_FOR_KEYS:
+                continue
             assert r.status_code == 422 and _declared(op, 422), (method, path, r.status_code, r.text)
             assert "colour" in [e["field"] for e in r.json()["errors"]], (method, path, r.text)
             tried.append((method, path))
-    assert len(tried) >= 20, tried
+    untried = [(m, p) for p, m, op in _operations(doc) if isinstance(_example_body(op), dict)
+               and (m, p) not in tried and p not in _NOT_FOR_KEYS | _NO_RECORD_HERE]
+    assert untried == [], untried
 
 
 def _open_objects(schema: dict[str, Any], doc: dict[str, Any], seen: frozenset[str] = frozenset(),
