@@ -24,7 +24,10 @@ async def test_the_offer_lists_accredited_providers_with_fresh_capacity_and_pack
     assert [a["id"] for a in first["accreditations"]] == [c.accreditations[c.providers[0]]]
     assert len(first["capacity"]) == 8 and all(w["fresh_slots"] == 15 for w in first["capacity"])
     assert [p["id"] for p in first["packages"]] == [package["id"]]
-    assert first["packages"][0]["total"] == {"amount": "4913.00", "currency": "GBP"}  # 5780.00 EUR at 0.85
+    # The package keeps its own currency; the one asked comes apart, with the rate it took.
+    assert {k: first["packages"][0][k] for k in ("total", "total_in", "fx_rates", "fx_base")} == {
+        "total": {"amount": "5780.00", "currency": "EUR"}, "total_in": {"amount": "4913.00", "currency": "GBP"},
+        "fx_rates": {"GBP": "0.8500"}, "fx_base": "EUR"}
     assert offer["as_of"] is not None and offer["lag_seconds"] >= 0
     assert offer["near_misses"] is None
 
