@@ -20,7 +20,18 @@ $(VENV)/share/pentad/compose_spec.json: $(BIN)/pentad deploy/tools/install.py
 	$(BIN)/python deploy/tools/install.py $(VENV)
 	@touch $@
 
-install: $(BIN)/pentad $(VENV)/share/pentad/compose_spec.json
+## The TypeScript client check (tests/test_generated_client.py): openapi-typescript and tsc,
+## pinned in tests/typescript/package-lock.json, from the npm registry. Without npm it is
+## skipped, except in CI (CI=true), which installs Node.js and npm from Debian first.
+TS_TOOLS := tests/typescript/node_modules/.bin/openapi-typescript
+$(TS_TOOLS): tests/typescript/package.json tests/typescript/package-lock.json
+	@if ! command -v npm >/dev/null; then \
+	  if [ "$$CI" = true ]; then apt-get update -qq && apt-get install -y -qq nodejs npm; \
+	  else echo "npm not found: the TypeScript client check will be skipped"; exit 0; fi; \
+	fi; \
+	npm ci --prefix tests/typescript --no-audit --no-fund --loglevel=error && touch $@
+
+install: $(BIN)/pentad $(VENV)/share/pentad/compose_spec.json $(TS_TOOLS)
 
 ## Start the platform on SQLite: http://127.0.0.1:$(PORT). The demo destination loads into
 ## an empty one only, once; `make run DEMO=0` starts without it.
@@ -63,4 +74,4 @@ bench-offer: install
 	$(BIN)/python bench/offer.py
 
 clean:
-	rm -rf $(VENV) $(DATA) *.egg-info
+	rm -rf $(VENV) $(DATA) *.egg-info tests/typescript/node_modules

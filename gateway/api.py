@@ -20,12 +20,10 @@ from pentad.client import client_of
 from pentad.deps import RequireAdmin, Session
 from pentad.errors import PROBLEM_RESPONSES
 from pentad.pagination import Page, Paging
-from pentad.query import strict_query
 from services.integration.client import IntegrationClient
 
 router = APIRouter()
-# Key management takes strict inputs like every service route: an unknown query parameter is a 422.
-keys_router = APIRouter(dependencies=[Depends(strict_query())])
+keys_router = APIRouter()  # strict query strings: the gateway app's own dependency
 Integration = Annotated[IntegrationClient, Depends(client_of(IntegrationClient))]
 
 

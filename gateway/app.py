@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 
@@ -27,6 +27,7 @@ from pentad.db import Database
 from pentad.errors import install_error_handlers
 from pentad.http import ASGIApp, HeadAsGet, RequestContext
 from pentad.openapi import install_openapi, operation_id
+from pentad.query import strict_query
 from pentad.service_app import health_router, resources
 from pentad.settings import Settings
 from pentad.uow import UnitOfWork
@@ -120,6 +121,9 @@ def create_admin_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Pentad", version="0.1.0", lifespan=lifespan, openapi_url=None,
                   docs_url=None, redoc_url=None, redirect_slashes=False, generate_unique_id_function=operation_id,
+                  # Strict inputs on every route, the probes and documents too: an unknown query
+                  # parameter is a 422 naming it, as on every service.
+                  dependencies=[Depends(strict_query())],
                   description="Operations platform for health-tourism Destination Management "
                               "Organisations: the five pillars of the Health Tourism Pentad "
                               "and their coordination, behind one gateway.")

@@ -136,6 +136,12 @@ def _declared_length(scope: Scope) -> int:
     return 0
 
 
+def _instance(scope: Scope) -> str:
+    """A problem's ``instance``: the path the caller used (here, the gateway's own)."""
+    path: str = scope["path"]
+    return path
+
+
 def _retry_after(wait: float) -> list[tuple[bytes, bytes]]:
     return [(b"retry-after", str(max(1, round(wait + 0.5))).encode())]
 
@@ -162,11 +168,11 @@ def gateway_state(scope: Any) -> GatewayState:
     return gw
 
 
-async def _too_large(send: Send, limit: int, request_id: str) -> None:
+async def _too_large(send: Send, limit: int, request_id: str, instance: str) -> None:
     # Answered without reading the body (or the rest of it), so the connection is closed
     # after: the unread bytes are not a next request.
     await send_problem(send, 413, "payload-too-large", "Payload too large",
-                       f"Request bodies here are limited to {limit} bytes.", request_id=request_id,
+                       f"Request bodies here are limited to {limit} bytes.", request_id=request_id, instance=instance,
                        extra_headers=[(b"connection", b"close")])
 
 
@@ -178,7 +184,7 @@ LINGER_SECONDS = 0.5
 LINGER_BYTES = 16 * 1024 * 1024
 
 
-async def _cut_off(receive: Receive, send: Send, limit: int, request_id: str) -> None:
+async def _cut_off(receive: Receive, send: Send, limit: int, request_id: str, instance: str) -> None:
     async def discard() -> None:
         discarded = 0
         while discarded <= LINGER_BYTES:
@@ -189,7 +195,7 @@ async def _cut_off(receive: Receive, send: Send, limit: int, request_id: str) ->
 
     with contextlib.suppress(ClientDisconnected, TimeoutError):
         await asyncio.wait_for(discard(), LINGER_SECONDS)
-    await _too_large(send, limit, request_id)
+    await _too_large(send, limit, request_id, instance)
 
 
 class Gateway:
@@ -216,7 +222,7 @@ class Gateway:
         pool = gw.pools.get(prefix)
         limit = gw.max_own_body if pool is None else gw.max_body
         if _declared_length(scope) > limit:
-            await _too_large(send, limit, state_of(scope)["request_id"])
+            await _too_large(send, limit, state_of(scope)["request_id"], _instance(scope))
         elif pool is None:
             await self._own(scope, receive, send, gw)
         else:
@@ -229,9 +235,11 @@ class Gateway:
         if not (path in GATEWAY_OPEN_PATHS or path.startswith("/docs/static/") or is_console_path(path)):
             if await self._admit(scope, send, gw) is None:
                 return
+        # The routes behind take a problem's `instance` prefix from this header: no caller sets it.
+        scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"x-forwarded-prefix"]
         body = await read_body(receive, gw.max_own_body)
         if body is None:
-            await _cut_off(receive, send, gw.max_own_body, state_of(scope)["request_id"])
+            await _cut_off(receive, send, gw.max_own_body, state_of(scope)["request_id"], _instance(scope))
             return
         await self.admin_app(scope, replaying(body, receive), send)
 
@@ -241,7 +249,7 @@ class Gateway:
         if URL_NUL in raw or URL_NUL in scope.get("query_string", b""):
             await send_problem(send, 422, "validation-error", "Validation error",
                                "NUL characters are not allowed in paths or queries.",
-                               request_id=state_of(scope)["request_id"])
+                               request_id=state_of(scope)["request_id"], instance=_instance(scope))
             return
         scope["pentad.route"] = pool.route
         caller = None
@@ -259,19 +267,22 @@ class Gateway:
             _UNKNOWN_KEYS.inc()
             await send_problem(send, 429, "rate-limited", "Too many requests",
                                "Too many requests with unknown keys from this address; retry after the given "
-                               "seconds.", request_id=state["request_id"], extra_headers=_retry_after(exc.wait))
+                               "seconds.", request_id=state["request_id"], instance=_instance(scope),
+                               extra_headers=_retry_after(exc.wait))
             return None
         if caller is None:
             await send_problem(send, 401, "unauthenticated", "Unauthenticated",
                                "Send a valid API key as 'Authorization: Bearer <key>'.",
-                               request_id=state["request_id"], extra_headers=[(b"www-authenticate", b"Bearer")])
+                               request_id=state["request_id"], instance=_instance(scope),
+                               extra_headers=[(b"www-authenticate", b"Bearer")])
             return None
         shared = gw.shared_limiter
         if wait := (await shared.take(caller.key_id) if shared is not None else gw.limiter.take(caller.key_id)):
             _OVER_KEY_RATE.inc()
             await send_problem(send, 429, "rate-limited", "Too many requests",
                                "This key is over its request rate; retry after the given seconds.",
-                               request_id=state["request_id"], extra_headers=_retry_after(wait))
+                               request_id=state["request_id"], instance=_instance(scope),
+                               extra_headers=_retry_after(wait))
             return None
         state["caller"] = caller
         return caller
@@ -281,7 +292,7 @@ class Gateway:
         request_id = state_of(scope)["request_id"]
         body = await read_body(receive, gw.max_body)
         if body is None:
-            await _cut_off(receive, send, gw.max_body, request_id)
+            await _cut_off(receive, send, gw.max_body, request_id, _instance(scope))
             return
         full_path: bytes = scope.get("raw_path") or scope["path"].encode()
         query: bytes = scope.get("query_string") or b""
@@ -306,15 +317,18 @@ class Gateway:
             answer = await pool.request(scope["method"].encode(), target, headers, body)
         except NoAnswerInTime:
             UPSTREAM_ERRORS.labels(pool.name, "timeout").inc()
-            await self._upstream_failed(send, 504, "upstream-timeout", "Gateway timeout", request_id)
+            await self._upstream_failed(send, 504, "upstream-timeout", "Gateway timeout", request_id,
+                                        _instance(scope))
             return
         except CannotConnect:
             UPSTREAM_ERRORS.labels(pool.name, "unavailable").inc()
-            await self._upstream_failed(send, 503, "service-unavailable", "Service unavailable", request_id)
+            await self._upstream_failed(send, 503, "service-unavailable", "Service unavailable", request_id,
+                                        _instance(scope))
             return
         except ExchangeError:
             UPSTREAM_ERRORS.labels(pool.name, "bad_answer").inc()
-            await self._upstream_failed(send, 502, "bad-gateway", "Bad gateway", request_id)
+            await self._upstream_failed(send, 502, "bad-gateway", "Bad gateway", request_id,
+                                        _instance(scope))
             return
         out = [(k, public_location(v, full_path[:cut], gw.origins) if k == b"location" else v)
                for k, v in answer.headers if k not in _HOP_BY_HOP_RESPONSE]
@@ -326,8 +340,8 @@ class Gateway:
         await send({"type": "http.response.body", "body": answer.body})
 
     @staticmethod
-    async def _upstream_failed(send: Send, status: int, slug: str, title: str, request_id: str) -> None:
+    async def _upstream_failed(send: Send, status: int, slug: str, title: str, request_id: str, instance: str) -> None:
         log.warning("upstream.failed", status=status)
         await send_problem(send, status, slug, title,
                            "The service behind this path did not answer properly; retry later.",
-                           request_id=request_id, extra_headers=_retry_after(RETRY_LATER_SECONDS))
+                           request_id=request_id, instance=instance, extra_headers=_retry_after(RETRY_LATER_SECONDS))

@@ -202,8 +202,11 @@ _PREFIX = re.compile(r"/[a-z][a-z0-9-]{0,39}")
 
 def public_path(request: Request) -> str:
     """The path as the caller used it: the service's own one under the gateway's prefix."""
-    prefix = request.headers.get(FORWARDED_PREFIX)
-    path = request.url.path
+    return under_prefix(request.url.path, request.headers.get(FORWARDED_PREFIX))
+
+
+def under_prefix(path: str, prefix: str | None) -> str:
+    """``path`` under the gateway's ``X-Forwarded-Prefix`` when that is a plain prefix."""
     return prefix + path if prefix and _PREFIX.fullmatch(prefix) else path
 
 
@@ -238,6 +241,20 @@ def _reshaped(err: Any) -> str | None:
         return None
 
 
+_CHOICE = re.compile(r"'([^']*)'")
+
+
+def _closest_choice(err: Any) -> str | None:
+    """For a value outside an enum (``actve``), the allowed one it is closest to (``active``),
+    as for an unknown code."""
+    from pentad.codes import suggest_code  # codes builds on this module
+
+    value, expected = err.get("input"), err.get("ctx", {}).get("expected")
+    if err.get("type") not in ("enum", "literal_error") or not isinstance(value, str) or not isinstance(expected, str):
+        return None
+    return suggest_code(value, _CHOICE.findall(expected))
+
+
 def validation_errors(exc: RequestValidationError) -> list[FieldError]:
     out = []
     for err in exc.errors():
@@ -249,7 +266,7 @@ def validation_errors(exc: RequestValidationError) -> list[FieldError]:
         value = err.get("input")
         suggestion = err.get("ctx", {}).get("suggestion")
         message = err.get("msg", "")
-        if suggestion is None and (suggestion := _reshaped(err)):
+        if suggestion is None and (suggestion := _reshaped(err) or _closest_choice(err)):
             message += f"; did you mean {suggestion!r}?"
         # Scalars only: objects and lists (often the whole body) are not echoed back.
         out.append(FieldError(field=_loc_to_field(err.get("loc", ())), message=message,

@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 
-from pentad.errors import NUL_DETAIL, problem_body
+from pentad.errors import FORWARDED_PREFIX, NUL_DETAIL, problem_body, under_prefix
 from pentad.identity import IDENTITY_HEADERS, BadSignature, verify
 from pentad.logging import access_line
 from pentad.metrics import observe_request
@@ -49,9 +49,15 @@ def keep_or_make_request_id(value: str | None) -> str:
     return value if value and _REQUEST_ID_OK.match(value) else new_request_id()
 
 
+def instance_of(scope: Scope) -> str:
+    """The path the caller used (a problem's ``instance``): behind the gateway, under its prefix."""
+    return under_prefix(scope["path"], header(scope, FORWARDED_PREFIX.encode()))
+
+
 async def send_problem(send: Send, status: int, slug: str, title: str, detail: str, *,
-                       request_id: str = "", extra_headers: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
-    body = problem_body(status, slug, title, detail, request_id=request_id or None)
+                       request_id: str = "", instance: str = "",
+                       extra_headers: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
+    body = problem_body(status, slug, title, detail, request_id=request_id or None, instance=instance or None)
     # X-Request-ID itself is added by RequestContext, which wraps every app.
     headers = [(b"content-type", b"application/problem+json"),
                (b"content-length", str(len(body)).encode()), *extra_headers]
@@ -123,7 +129,7 @@ URL_NUL = b"%00"
 
 async def refuse_nul(send: Send, scope: Scope) -> None:
     await send_problem(send, 422, "validation-error", "Validation error", NUL_DETAIL,
-                       request_id=state_of(scope).get("request_id", ""))
+                       request_id=state_of(scope).get("request_id", ""), instance=instance_of(scope))
 
 
 class RequestContext:
@@ -233,6 +239,6 @@ class VerifyIdentity:
         except BadSignature as exc:
             await send_problem(send, 401, "unauthenticated", "Unauthenticated",
                                f"Call this service through the gateway ({exc}).",
-                               request_id=state.get("request_id", ""))
+                               request_id=state.get("request_id", ""), instance=instance_of(scope))
             return
         await self.app(scope, receive, send)

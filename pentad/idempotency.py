@@ -33,7 +33,7 @@ def digest(scope: Scope, body: bytes) -> str:
 
 
 async def replay_if_known(send: Send, db: Database, *, key_id: str, idem_key: str, request_hash: str,
-                          request_id: str) -> bool:
+                          request_id: str, instance: str = "") -> bool:
     """Answer from the stored record (or 409 for another request under the same key); False if none.
 
     Read in a transaction of its own: the request's (on SQLite, the write lock) starts only
@@ -50,7 +50,8 @@ async def replay_if_known(send: Send, db: Database, *, key_id: str, idem_key: st
         return False
     if row["request_hash"] != request_hash:
         await send_problem(send, 409, "idempotency-key-reused", "Idempotency key reused",
-                           "This Idempotency-Key was already used with a different request.", request_id=request_id)
+                           "This Idempotency-Key was already used with a different request.", request_id=request_id,
+                           instance=instance)
         return True
     stored = BufferedAnswer(row["status"], [(k.encode("latin-1"), v.encode("latin-1")) for k, v in row["headers"]],
                             row["body"])

@@ -14,8 +14,9 @@ FastAPI's own document is reworked once per process (``install_openapi``):
   and ``Idempotent-Replayed`` on POSTs, ``ETag`` where ``If-Match`` is taken, ``Retry-After``
   on 429/502/503/504;
 - an example request and answer for every operation, built from the schemas' own examples
-  (``example_of``); a field without one gets a plain value of its type, which a test checks
-  against the schema, so a new route with a patterned field must say what a valid value is.
+  (``example_of``); a field without one takes a realistic value from ``_NAMED`` by its name
+  (an id its record's prefix), and a test fails on any placeholder left (``"example"``), so a
+  new field needs an ``examples`` or an entry there.
 """
 
 from __future__ import annotations
@@ -161,9 +162,8 @@ def _operation(op: dict[str, Any], path: str, method: str, doc: dict[str, Any], 
 def _statuses(op: dict[str, Any], path: str, method: str, headers: set[str], *,
               keyed: bool, forwarded: bool) -> set[int]:
     """The error statuses this operation can give, from what it takes and where it is served."""
-    # Services refuse unknown query parameters on every route (strict_query); the gateway's
-    # own routes only where they take input.
-    statuses = {422} if forwarded or op.get("parameters") or "requestBody" in op else set()
+    # Every route refuses unknown query parameters (strict_query), the gateway's own included.
+    statuses = {422}
     if keyed:
         statuses |= {401, 429} if op.pop(_ANY_KEY_MARK, False) else {401, 403, 429}
     if "{" in path:
@@ -253,25 +253,130 @@ def rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
 
 # ----- examples ----------------------------------------------------------------------------
 
+# Record ids are `<prefix>_<26 characters>` (pentad.ids): the prefix of each kind of record, by the
+# field naming it and by the title of the schema whose `id` it is.
+_ID_BODY = "01jd8k2m5q7r9t1v3w5x7z9b2c"
+_PREFIX_OF_FIELD = {
+    "accreditation": "acc", "action": "act", "assessment": "asm", "campaign": "cmp", "complaint": "cmp",
+    "enquiry": "enq", "event": "evt", "facilitator": "stk", "initiative": "ini", "key": "key",
+    "membership": "mem", "package": "pkg", "quote": "quo", "scheme": "sch", "segment": "seg",
+    "stakeholder": "stk", "entity": "acc", "booked_quote": "quo", "actor_stakeholder": "stk",
+}
+_PREFIX_OF_TITLE = {
+    "Accreditation": "acc", "Action": "act", "Assessment": "asm", "AuditEntry": "aud", "Campaign": "cmp",
+    "CloudEvent": "evt", "Complaint": "cmp", "Enquiry": "enq", "Initiative": "ini", "Key": "key",
+    "Membership": "mem", "Package": "pkg", "Quote": "quo", "Reaction": "rea", "Rebuild": "rbd",
+    "Scheme": "sch", "Segment": "seg", "Spend": "spd", "Stakeholder": "stk",
+}
+_SEGMENT = "UK orthopaedics, 50+, self-pay"
+# What a field holds, by its name, where its schema gives no example; (title, name) first.
+_NAMED: dict[Any, Any] = {
+    ("Problem", "type"): "https://pentad.example/problems/validation-error", ("Problem", "title"): "Validation error",
+    ("Problem", "detail"): "The request has invalid fields.", ("Problem", "instance"): "/segmentation/segments",
+    ("FieldError", "field"): "query.market",
+    ("FieldError", "message"): "unknown ISO 3166-1 alpha-2 country code; did you mean 'GB'?",
+    ("FieldError", "suggestion"): "GB",
+    ("CloudEvent", "type"): "capacity.updated", ("CloudEvent", "source"): "integration",
+    ("CloudEvent", "subject"): "stk_" + _ID_BODY,
+    ("ReactionOut", "source"): "integration", ("ReactionOut", "event_type"): "capacity.updated",
+    ("ReactionOut", "kind"): "provider.left_offer", ("ReactionOut", "status"): "done",
+    ("ReactionOut", "reason"): "No fresh capacity for orthopaedics in the next 8 weeks.",
+    ("SchemeIn", "name"): "Temos Excellence in Medical Tourism",
+    ("SchemeOut", "name"): "Temos Excellence in Medical Tourism",
+    ("SegmentIn", "name"): _SEGMENT, ("SegmentOut", "name"): _SEGMENT, ("SegmentPatch", "name"): _SEGMENT,
+    ("SpecialtyIn", "name"): "Orthopaedics", ("SpecialtyOut", "name"): "Orthopaedics",
+    ("StakeholderIn", "name"): "Klinika Adriatic Rijeka", ("StakeholderOut", "name"): "Klinika Adriatic Rijeka",
+    ("StakeholderPatch", "name"): "Klinika Adriatic Rijeka", ("OfferProvider", "name"): "Klinika Adriatic Rijeka",
+    ("NearMiss", "name"): "Poliklinika Kvarner", ("ProviderInput", "name"): "Klinika Adriatic Rijeka",
+    ("SupportingInput", "name"): "Hotel Bellevue Opatija", ("Contact", "name"): "Margaret Hughes",
+    ("CampaignIn", "name"): "Knee and hip, spring 2027, UK", ("CampaignOut", "name"): "Knee and hip, spring 2027, UK",
+    ("CampaignPatch", "name"): "Knee and hip, spring 2027, UK",
+    ("PackageIn", "name"): "Hip replacement with 10 nights' recovery by the sea",
+    ("PackageOut", "name"): "Hip replacement with 10 nights' recovery by the sea",
+    ("PackagePatch", "name"): "Hip replacement with 10 nights' recovery by the sea",
+    ("OfferPackage", "name"): "Hip replacement with 10 nights' recovery by the sea",
+    ("KeyIn", "name"): "Hospital booking system", ("KeyOut", "name"): "Hospital booking system",
+    ("KeyCreated", "name"): "Hospital booking system", ("StepOut", "name"): "register_stakeholder",
+    ("Component", "name"): "credible", ("OfferProvider", "kind"): "hospital", ("ProviderInput", "kind"): "hospital",
+    ("SupportingInput", "kind"): "hotel", ("OfferAccreditation", "status"): "valid",
+    ("Liveness", "status"): "ok", ("Readiness", "status"): "ok", ("Health", "status"): "ok",
+    ("ServiceHealth", "status"): "ok", ("Reason", "detail"): "2 accredited providers with fresh capacity; 3 needed",
+    ("ComplaintIn", "description"): "The transfer from Rijeka airport did not arrive; the patient waited two hours.",
+    ("ComplaintOut", "description"): "The transfer from Rijeka airport did not arrive; the patient waited two hours.",
+    ("QuoteItem", "description"): "Total hip replacement, 4 nights in hospital",
+    ("PackageComponent", "description"): "Total hip replacement, 4 nights in hospital",
+    ("PackageComponentInput", "description"): "Total hip replacement, 4 nights in hospital",
+    ("MilestoneIn", "title"): "Second provider accredited", ("MilestoneOut", "title"): "Second provider accredited",
+    "title": "Accredit a second orthopaedic hospital",
+    "description": "Support Poliklinika Kvarner through Temos accreditation so the segment has two providers.",
+    "service": "integration", "url": "http://127.0.0.1:8002", "currency": "EUR", "fx_base": "EUR", "base": "EUR",
+    "certificate_no": "TEMOS-2026-0417", "evidence_url": "https://certificates.example.org/TEMOS-2026-0417.pdf",
+    "city": "Rijeka", "covers": "Quality and safety of care for international patients",
+    "issuing_body": "Temos International Healthcare Accreditation", "name": "Klinika Adriatic Rijeka",
+    "reason": "Certificate checked against the issuing body's register", "reasons": ["no fresh capacity in the window"],
+    "resolution": "Transfer firm refunded the patient and changed its dispatch.",
+    "status_reason": "Approved by the DMO board on 2026-11-20", "note": "Quarterly review",
+    "override_reason": "Budget raised by the board for the spring campaign",
+    "owner": "DMO product team", "procedures": ["total_hip_replacement", "total_knee_replacement"],
+    "requested_by": "key_" + _ID_BODY, "created_by": "key_" + _ID_BODY, "decided_by": "key_" + _ID_BODY,
+    "proposed_by": "key_" + _ID_BODY, "recorded_by": "key_" + _ID_BODY, "filed_by": "key_" + _ID_BODY,
+    "actor": "key_" + _ID_BODY, "actor_role": "staff", "action": "update", "prefix": "pk_3fa9c1",
+    "key": "pk_3fa9c1d7e5b24a6f8c0e1d2b3a4f5c6d7e8f9a0b1c2d3e4f", "request_id": "5f1c0e9a2b7d4c3e8a6f0b1d2c3e4f5a",
+    "idempotency_key": "act_" + _ID_BODY + ":register_stakeholder", "next_cursor": "eyJrIjpbIjIwMjYtMTItMDEiXX0",
+    "method": "rule-based v1: each requirement of the segment against the destination's providers",
+    "formula": "validly accredited providers / active providers", "explanation": "4 of 5 providers validly accredited",
+    "raw": "0.8", "readiness_source": "coordinator", "requirement": "accredited_providers",
+    "segment_name": _SEGMENT, "scheme_code": "temos", "specialty": "orthopaedics",
+    "specialties": ["orthopaedics"], "proposed_specialties": ["orthopaedics", "cardiology"],
+    "languages": ["en", "hr"], "languages_covered": ["en"], "languages_missing": ["de"], "scope": ["routing"],
+    "source_market": "GB", "source_markets": ["GB", "IE"], "tracking_code": "uk-hips-spring27",
+    "from_status": "new", "to_status": "routed", "kind": "hospital", "status": "ok",
+    "event_type": "capacity.updated",
+}
+
+# Days that must come in order (a period's end after its start; a certificate issued before now).
+_DAYS = {"issued_on": "2026-11-02", "as_of": "2026-11-02", "spent_on": "2026-11-02", "period_start": "2026-12-01",
+         "period_end": "2027-11-30", "expires_on": "2029-11-01", "starts_on": "2027-03-01", "ends_on": "2027-05-31",
+         "preferred_from": "2027-03-01", "preferred_to": "2027-04-30", "valid_until": "2027-01-31",
+         "due_on": "2027-06-30"}
+
+
+def _named(name: str | None, owner: str | None) -> Any:
+    """A realistic value for a field ``name`` of the schema titled ``owner``, or None."""
+    if name is None:
+        return None
+    if (owner, name) in _NAMED:
+        return _NAMED[(owner, name)]
+    if name == "id" and owner:
+        prefix = next((p for stem, p in _PREFIX_OF_TITLE.items() if stem in owner), None)
+        return f"{prefix}_{_ID_BODY}" if prefix else None
+    if name.endswith(("_id", "_ids")):
+        prefix = _PREFIX_OF_FIELD.get(name.rsplit("_", 1)[0])
+        if prefix:
+            return [f"{prefix}_{_ID_BODY}"] if name.endswith("_ids") else f"{prefix}_{_ID_BODY}"
+    return _NAMED.get(name)
+
 _SOON = date(2026, 12, 1)
 _FORMATS: dict[str, Any] = {
     "date": _SOON.isoformat(),
-    "date-time": datetime(2026, 12, 1, 9, 30, tzinfo=UTC).isoformat().replace("+00:00", "Z"),
+    "date-time": datetime(2026, 11, 2, 9, 30, tzinfo=UTC).isoformat().replace("+00:00", "Z"),
     "email": "desk@example.org", "uri": "https://example.org/", "uuid": "7d3e1b5a-0c4f-4a8e-9b1d-2f6a8c9e0b12",
     "duration": "P1D",
 }
 _MAX_DEPTH = 24
 
 
-def example_of(schema: dict[str, Any], doc: dict[str, Any], *, writing: bool = False, depth: int = 0) -> Any:
+def example_of(schema: dict[str, Any], doc: dict[str, Any], *, writing: bool = False, depth: int = 0,
+               name: str | None = None, owner: str | None = None) -> Any:
     """A value valid for ``schema``, from its examples where it has them: for a body
-    (``writing``) optional fields are shown only when they carry an example of their own."""
+    (``writing``) optional fields are shown only when they carry an example of their own.
+    ``name`` and ``owner``: the field this is and the title of the object it is in."""
     if depth > _MAX_DEPTH:
         return None
     if "$ref" in schema:
         target = doc["components"]["schemas"].get(schema["$ref"].removeprefix(SCHEMAS), {})
         return example_of({**target, **{k: v for k, v in schema.items() if k != "$ref"}}, doc,
-                          writing=writing, depth=depth + 1)
+                          writing=writing, depth=depth + 1, name=name, owner=owner)
     for key in ("example", "const", "default"):
         if key in schema and not (key == "default" and schema[key] is None and "anyOf" in schema):
             return schema[key]
@@ -279,22 +384,28 @@ def example_of(schema: dict[str, Any], doc: dict[str, Any], *, writing: bool = F
         return schema["examples"][0]
     if "enum" in schema:
         return schema["enum"][0]
+    plain = schema.get("type") == "string" or schema.get("items", {}).get("type") == "string"
+    if plain and "format" not in schema and (named := _named(name, owner)) is not None:
+        return named
+    if schema.get("format") == "date" and name in _DAYS:
+        return _DAYS[name]
     for key in ("anyOf", "oneOf"):
         if key in schema:
             options = [s for s in schema[key] if s.get("type") != "null"] or schema[key]
-            return example_of(options[0], doc, writing=writing, depth=depth + 1)
+            return example_of(options[0], doc, writing=writing, depth=depth + 1, name=name, owner=owner)
     if "allOf" in schema:
-        return example_of(schema["allOf"][0], doc, writing=writing, depth=depth + 1)
+        return example_of(schema["allOf"][0], doc, writing=writing, depth=depth + 1, name=name, owner=owner)
     kind = schema.get("type")
     if kind == "object" or "properties" in schema:
         required = set(schema.get("required", []))
         out = {}
-        for name, prop in schema.get("properties", {}).items():
-            if name in required or not writing or _has_example(prop, doc):
-                out[name] = example_of(prop, doc, writing=writing, depth=depth + 1)
+        for field, prop in schema.get("properties", {}).items():
+            if field in required or not writing or _has_example(prop, doc):
+                out[field] = example_of(prop, doc, writing=writing, depth=depth + 1, name=field,
+                                        owner=schema.get("title"))
         return out
     if kind == "array":
-        item = example_of(schema.get("items", {}), doc, writing=writing, depth=depth + 1)
+        item = example_of(schema.get("items", {}), doc, writing=writing, depth=depth + 1, owner=owner)
         return [item] * max(1, schema.get("minItems", 1))
     if kind == "integer":
         return max(int(schema.get("minimum", 1)), min(1, int(schema.get("maximum", 1))))

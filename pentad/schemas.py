@@ -7,7 +7,7 @@ from collections.abc import Hashable
 from datetime import date
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import AwareDatetime, BeforeValidator, Field, field_validator
 
 T = TypeVar("T", bound=Hashable)
 
@@ -49,3 +49,18 @@ def _iso_date_text(value: object) -> object:
 
 # A calendar day written YYYY-MM-DD, and nothing else (as the OpenAPI `format: date` says).
 IsoDate = Annotated[date, BeforeValidator(_iso_date_text), Field(examples=["2026-12-01"])]
+
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _iso_datetime_text(value: object) -> object:
+    # As for dates: pydantic would read `?from=1795928911` as a Unix time. In a URL a `+` is a
+    # space, so an offset like +01:00 must be sent as %2B01:00 (or the time given in Z).
+    if isinstance(value, (int, float)) or (isinstance(value, str) and not _ISO_DATETIME.fullmatch(value)):
+        raise ValueError("expected an ISO 8601 date-time with its UTC offset, as 2026-12-01T09:30:00Z "
+                         "(an offset's + written %2B in a URL)")
+    return value
+
+
+# A moment written as RFC 3339 / ISO 8601 text with its offset (`format: date-time`), nothing else.
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime_text), Field(examples=["2026-12-01T09:30:00Z"])]

@@ -27,6 +27,7 @@ from pentad.http import (
     Scope,
     Send,
     header,
+    instance_of,
     read_body,
     refuse_nul,
     replaying,
@@ -96,7 +97,8 @@ class UnitOfWork:
             return
         if not 1 <= len(idem_key) <= 255:
             await send_problem(send, 422, "validation-error", "Validation error",
-                               "Idempotency-Key must be 1 to 255 characters.", request_id=state.get("request_id", ""))
+                               "Idempotency-Key must be 1 to 255 characters.", request_id=state.get("request_id", ""),
+                               instance=instance_of(scope))
             return
         await self._idempotent(scope, receive, send, body, caller.key_id, idem_key)
 
@@ -129,7 +131,8 @@ class UnitOfWork:
         state = state_of(scope)
         request_id = state.get("request_id", "")
         request_hash = idempotency.digest(scope, body)
-        known = dict(key_id=key_id, idem_key=idem_key, request_hash=request_hash, request_id=request_id)
+        known = dict(key_id=key_id, idem_key=idem_key, request_hash=request_hash, request_id=request_id,
+                     instance=instance_of(scope))
         if await idempotency.replay_if_known(send, state["db"], **known):
             return
         answer = await self._run(scope, body, receive)

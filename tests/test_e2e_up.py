@@ -165,6 +165,10 @@ def test_pentad_up_serves_everything_through_the_gateway(up: Up) -> None:
     key_file = up.data / "admin.key"
     assert f"Admin key: {key_file.resolve()}" in up.err()
     assert f"Keys: pentad keys create|list|revoke --data-dir {up.data}" in up.err()  # the summary, on stderr
+    # With the JSON logs in a file, the terminal shows the summary and nothing else: it stays in view.
+    summary = up.err().strip().splitlines()
+    assert len(summary) <= 8 and not any(line.startswith("{") for line in summary), up.err()
+    assert sum(1 for _ in up.log_lines()) > 20  # the start-up's own lines went to the file
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(up.data.stat().st_mode) == 0o700
     admin = {"Authorization": f"Bearer {key_file.read_text().strip()}"}

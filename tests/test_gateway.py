@@ -90,6 +90,7 @@ async def test_missing_or_invalid_key_is_401_problem(platform: Platform, auth: s
     assert r.headers["content-type"] == "application/problem+json"
     assert r.headers["www-authenticate"] == "Bearer"
     assert r.json()["status"] == 401 and r.json()["request_id"] == r.headers["x-request-id"]
+    assert r.json()["instance"] == "/segmentation/events"
 
 
 async def test_key_management_is_for_admins_only(platform: Platform) -> None:
@@ -165,6 +166,7 @@ async def test_service_ports_refuse_calls_that_skip_the_gateway(platform: Platfo
     async with httpx.AsyncClient(base_url=platform.service_urls["administration"]) as c:
         r = await c.get("/events", headers={"Authorization": f"Bearer {platform.admin_key}"})
     assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["instance"] == "/events"
 
 
 async def _access_lines(logs: list[dict], request_id: str, expected: int) -> list[dict]:
@@ -207,8 +209,9 @@ async def test_query_strings_and_problem_answers_pass_through(platform: Platform
 
 async def test_unknown_gateway_path_is_404_problem(platform: Platform) -> None:
     async with platform.client(platform.admin_key) as c:
-        r = await c.get("/nowhere/at/all")
+        r = await c.get("/nowhere/at/all", headers={"X-Forwarded-Prefix": "/forged"})
     assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["instance"] == "/nowhere/at/all"  # the path the caller used, never a prefix it sent
 
 
 async def test_oversized_body_is_413(databases, tmp: Path) -> None:
@@ -217,6 +220,7 @@ async def test_oversized_body_is_413(databases, tmp: Path) -> None:
         async with p.client(p.admin_key) as c:
             r = await c.post("/integration/whoami", content=b"x" * 5000)
     assert r.status_code == 413 and r.json()["type"].endswith("/payload-too-large")
+    assert r.json()["instance"] == "/integration/whoami"
 
 
 async def test_rate_limit_answers_429_with_retry_after(databases, tmp: Path) -> None:
@@ -229,6 +233,7 @@ async def test_rate_limit_answers_429_with_retry_after(databases, tmp: Path) -> 
     assert codes == [200, 200, 200]
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
     assert limited.headers["content-type"] == "application/problem+json"
+    assert limited.json()["instance"] == "/segmentation/whoami"
 
 
 async def test_down_service_is_503_and_degrades_health(databases, tmp: Path) -> None:
@@ -238,7 +243,7 @@ async def test_down_service_is_503_and_degrades_health(databases, tmp: Path) -> 
             r = await c.get("/promotion/events")
             health = await c.get("/health")
     assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
-    assert int(r.headers["retry-after"]) >= 1
+    assert int(r.headers["retry-after"]) >= 1 and r.json()["instance"] == "/promotion/events"
     assert health.status_code == 503 and health.json()["status"] == "degraded"
     assert health.json()["services"]["promotion"]["status"] == "down"
     assert health.json()["services"]["segmentation"]["status"] == "ok"
@@ -261,6 +266,7 @@ async def test_slow_service_is_504(databases, tmp: Path) -> None:
         async with p.client(p.admin_key) as c:
             r = await c.get("/dmo/anything")
     assert r.status_code == 504 and r.json()["type"].endswith("/upstream-timeout")
+    assert r.json()["instance"] == "/dmo/anything"
     assert int(r.headers["retry-after"]) >= 1
 
 
@@ -278,6 +284,7 @@ async def test_broken_service_is_502(databases, tmp: Path) -> None:
         async with p.client(p.admin_key) as c:
             r = await c.get("/dmo/anything")
     assert r.status_code == 502 and r.json()["type"].endswith("/bad-gateway")
+    assert r.json()["instance"] == "/dmo/anything"
     assert int(r.headers["retry-after"]) >= 1
 
 

@@ -47,6 +47,24 @@ async def test_a_code_filter_is_checked_with_a_suggestion(plat: Seeded, path: st
     assert repr(suggestion) in error["message"]
 
 
+@pytest.mark.parametrize(("who", "path", "params", "field", "suggestion"), [
+    ("facilitator_a", "/integration/coverage", {"specialty": ["orthopaedics", "orthopedics"]},
+     "query.specialty.1", "orthopaedics"),
+    ("staff", "/integration/capacity/weekly", {"specialty": "orthopedics", "from": "2026-12-01", "to": "2026-12-31"},
+     "query.specialty.0", "orthopaedics"),
+    ("staff", "/promotion/enquiries", {"source_market": "UK"}, "query.source_market", "GB"),
+    ("staff", "/promotion/campaigns", {"source_market": "united kingdom"}, "query.source_market", "GB"),
+    ("staff", "/promotion/attribution", {"source_market": "UK"}, "query.source_market", "GB"),
+    ("staff", "/integration/packages", {"status": "publishd"}, "query.status", "published"),
+    ("staff", "/administration/complaints", {"severity": "hgh"}, "query.severity", "high"),
+    ("staff", "/dmo/reactions", {"kind": "segment.retird"}, "query.kind", "segment.retired"),
+])
+async def test_every_code_and_choice_filter_is_checked_with_a_suggestion(
+        plat: Seeded, who: str, path: str, params: dict[str, Any], field: str, suggestion: str) -> None:
+    error = await _refused(plat, who, path, **params)
+    assert (error["field"], error["suggestion"]) == (field, suggestion), error
+
+
 async def test_an_unknown_code_with_nothing_close_has_no_suggestion(plat: Seeded) -> None:
     error = await _refused(plat, "facilitator_a", "/segmentation/segments", market="ZZ")
     assert error["field"] == "query.market" and "suggestion" not in error

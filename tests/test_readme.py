@@ -57,11 +57,18 @@ async def test_the_provider_walkthrough_posts_and_reads_back_capacity(plat: Seed
         "slots_total": 8, "slots_available": 3, "stale": False}
 
 
-async def test_the_facilitator_walkthrough_reads_segments_and_packages(plat: Seeded, tmp_path: Path) -> None:
+async def test_the_facilitator_walkthrough_reads_segments_packages_the_offer_and_files_an_enquiry(
+        plat: Seeded, tmp_path: Path) -> None:
     lines = [json.loads(line) for line in await _run(plat, walkthroughs()["facilitator"], tmp_path)]
     *items, errors = lines
     assert plat.segment["id"] in [i.get("id") for i in items]
     package = next(i for i in items if i.get("name") == plat.package["name"])
     assert package["total"] == plat.package["total"] and package["total_in"]["currency"] == "GBP"
+    offer = next(i for i in items if "as_of" in i)
+    assert isinstance(offer["providers"], list) and offer["lag_seconds"] >= 0
+    enquiry = next(i for i in items if str(i.get("id")).startswith("enq_"))
+    async with plat.client("staff") as staff:
+        filed = (await staff.get(f"/promotion/enquiries/{enquiry['id']}")).json()
+    assert (filed["specialty"], filed["source_market"], filed["status"]) == ("orthopaedics", "GB", enquiry["status"])
     assert errors == [{"field": "query.market", "message": "unknown ISO 3166-1 alpha-2 country code; did you mean "
                                                            "'GB'?", "value": "UK", "suggestion": "GB"}]

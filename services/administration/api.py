@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import AwareDatetime
 
 from pentad.client import client_of
 from pentad.deps import CurrentCaller, CurrentSettings, IfMatch, RequireStaff, Session, require
 from pentad.etag import check_if_match, set_etag
 from pentad.identity import Caller, Role
 from pentad.pagination import Page, Paging
+from pentad.schemas import IsoDateTime
 from services.administration import accreditations, audit, complaints, lifecycle, memberships, schemes, stakeholders
 from services.administration.lifecycle import AsOf
 from services.administration.models import Accreditation, Complaint, Membership, Scheme
@@ -286,8 +286,8 @@ async def update_complaint(complaint: ChangeableComplaint, patch: ComplaintPatch
             description="`from` is inclusive, `to` exclusive; times need their UTC offset.")
 async def list_audit(session: Session, _: RequireStaff, paging: Paging, entity: AuditEntity | None = None,
                      entity_id: Id | None = None, actor: Annotated[str | None, Query(max_length=100)] = None,
-                     from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-                     to: AwareDatetime | None = None) -> Page[AuditEntryOut]:
+                     from_: Annotated[IsoDateTime | None, Query(alias="from")] = None,
+                     to: IsoDateTime | None = None) -> Page[AuditEntryOut]:
     rows, cursor = await audit.list_(session, paging=paging, entity=entity, entity_id=entity_id, actor=actor,
                                      from_=from_, to=to)
     return Page[AuditEntryOut](items=[AuditEntryOut.model_validate(e) for e in rows], next_cursor=cursor)

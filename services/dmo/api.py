@@ -4,8 +4,8 @@ rebuild.py, scorecard.py)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -17,6 +17,7 @@ from pentad.deps import CurrentCaller, CurrentSettings, RequireStaff, Session, r
 from pentad.errors import PROBLEM_RESPONSES
 from pentad.identity import Role
 from pentad.pagination import Page, Paging, paginate
+from pentad.schemas import IsoDate
 from pentad.state import state_of
 from services.administration.client import AdministrationClient
 from services.development.client import DevelopmentClient
@@ -57,7 +58,7 @@ def _now() -> datetime:
                         "`explain=true` adds each provider left out and why. Read from the coordinator's read "
                         "model: `as_of` and `lag_seconds` say how current it is. " + _READERS)
 async def get_offer(segment: Segment, session: Session, settings: CurrentSettings, paging: Paging, request: Request,
-                    from_: Annotated[date | None, Query(alias="from")] = None, to: date | None = None,
+                    from_: Annotated[IsoDate | None, Query(alias="from")] = None, to: IsoDate | None = None,
                     currency: Annotated[str | None, Query(examples=["GBP"])] = None,
                     explain: bool = False) -> Response:
     now = _now()
@@ -98,10 +99,14 @@ async def get_readiness(segment: Segment, session: Session, settings: CurrentSet
             **await offer.feed_position(session, now)}
 
 
+ReactionKind = Literal["provider.left_offer", "provider.joined_offer", "segment.not_ready", "segment.ready_again",
+                       "segment.retired"]
+
+
 @router.get("/reactions", response_model=ReactionPage, tags=["reactions"],
             summary="What the coordinator did on its own, why, and from which event (staff)")
 async def list_reactions(session: Session, _: RequireStaff, paging: Paging, segment_id: str | None = None,
-                         kind: str | None = None) -> ReactionPage:
+                         kind: ReactionKind | None = None) -> ReactionPage:
     rows, cursor = await paginate(session, reactions.listing(segment_id=segment_id, kind=kind),
                                   (Reaction.created_at, Reaction.id), paging)
     return ReactionPage(items=[ReactionOut.model_validate(r) for r in rows], next_cursor=cursor)

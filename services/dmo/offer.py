@@ -414,18 +414,33 @@ async def _packages(session: AsyncSession, offered: list[str], specialties: list
     by: dict[str, list[dict[str, Any]]] = {}
     for sid, package in rows:
         by.setdefault(sid, []).append({"id": package.id, "name": package.name, "specialty": package.specialty,
-                                       "total": price(package, currency, fx)})
+                                       **prices(package, currency, fx)})
     return by
 
 
-def price(package: RmPackage, currency: str | None, fx: RmFxTable | None) -> dict[str, str]:
-    """The package's total in ``currency`` (its own when None), as Integration computes it."""
-    target = currency or package.currency
+def prices(package: RmPackage, currency: str | None, fx: RmFxTable | None) -> dict[str, Any]:
+    """As Integration gives a package: ``total`` in its own currency, ``total_in`` the one asked
+    (null when none is), and the ``fx_rates`` either took (units per one ``fx_base``)."""
+    base = fx.base if fx else "EUR"
+    used: set[str] = set()
+    own = price(package, package.currency, fx, used)
+    asked = price(package, currency, fx, used) if currency else None
+    rates = fx.rates if fx else {}
+    return {"total": own, "total_in": asked, "fx_rates": {c: rates[c] for c in sorted(used) if c in rates},
+            "fx_base": base}
+
+
+def price(package: RmPackage, target: str, fx: RmFxTable | None, used: set[str] | None = None) -> dict[str, str]:
+    """The package's total in ``target``, as Integration computes it; the currencies whose
+    rates it took are added to ``used``."""
     base = fx.base if fx else "EUR"
     rates = {c: r for c, text in (fx.rates if fx else {}).items() if (r := parse_rate(text)) is not None}
     try:
         parts = [convert(Decimal(c["price"]["amount"]), source=c["price"]["currency"], target=target, base=base,
                          rates=rates) for c in package.components]
+        sources = {c["price"]["currency"] for c in package.components} - {target}
+        if used is not None and sources:
+            used.update((sources | {target}) - {base})
         amount = to_cents(total(parts, target), target)
     except (MissingRate, Unconvertible):
         raise Invalid(f"Package {package.id}'s total cannot be given in {target} with the FX table the "

@@ -39,7 +39,14 @@ class OfferPackage(BaseModel):
     id: str
     name: str
     specialty: str
-    total: dict[str, str] = Field(description="Money, in `currency` when asked, else the package's own.")
+    total: dict[str, str] = Field(description="Money: the sum of its components in the package's own currency.",
+                                  examples=[{"amount": "5780.00", "currency": "EUR"}])
+    total_in: dict[str, str] | None = Field(
+        None, description="The same sum in the offer's `currency` when one is asked; null when none is.",
+        examples=[{"amount": "4913.00", "currency": "GBP"}])
+    fx_rates: dict[str, str] = Field(description="The rates `total` and `total_in` took, as units per one `fx_base`.",
+                                     examples=[{"GBP": "0.8500"}])
+    fx_base: str = Field(examples=["EUR"])
 
 
 class OfferProvider(BaseModel):

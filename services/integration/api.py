@@ -86,6 +86,22 @@ async def _known_specialty(vocabulary: Vocabulary, segmentation: Segmentation,
 KnownSpecialty = Annotated[str | None, Depends(_known_specialty)]
 
 
+async def _known_specialties(vocabulary: Vocabulary, segmentation: Segmentation,
+                             specialty: Annotated[list[SpecialtyCode], Query(min_length=1, max_length=100)]
+                             ) -> list[str]:
+    """``?specialty=a&specialty=b`` (one at least), each checked as one in a body."""
+    wanted = list(dict.fromkeys(specialty))
+    try:
+        known = await _known(vocabulary, segmentation, wanted)
+    except UpstreamError:
+        return wanted
+    stakeholders.check_specialties(wanted, known, field="query.specialty")
+    return wanted
+
+
+KnownSpecialties = Annotated[list[str], Depends(_known_specialties)]
+
+
 # -- existence and ownership, as dependencies ------------------------------------------------------
 
 async def _visible_stakeholder(stakeholder_id: str, session: Session, caller: CurrentCaller) -> Stakeholder:
@@ -235,9 +251,8 @@ async def get_capacity(stakeholder: OwnStakeholder, session: Session, settings: 
 @router.get("/coverage", response_model=Page[Coverage], tags=["capacity"],
             summary="How well the destination covers specialties now (providers, fresh slots this week)")
 async def get_coverage(session: Session, _: CurrentCaller, settings: CurrentSettings,
-                       specialty: Annotated[list[SpecialtyCode], Query(min_length=1, max_length=100)]
-                       ) -> Page[Coverage]:
-    items = await capacity.coverage(session, specialties=list(dict.fromkeys(specialty)),
+                       specialty: KnownSpecialties) -> Page[Coverage]:
+    items = await capacity.coverage(session, specialties=specialty,
                                     stale_after_days=settings.stale_after_days)
     return Page[Coverage](items=items)
 
@@ -311,9 +326,9 @@ async def put_fx_rates(fx_in: FxRates, session: Session, _: RequireStaff, respon
                         "(at most 366 days) and confirmed within the staleness window, summed by ISO week. "
                         "A provider with no fresh row in a week has no item for it.")
 async def get_weekly_capacity(session: Session, _: RequireStaff, settings: CurrentSettings, paging: Paging,
-                              specialty: Annotated[list[SpecialtyCode], Query(min_length=1, max_length=100)],
+                              specialty: KnownSpecialties,
                               from_: Annotated[IsoDate, Query(alias="from")], to: IsoDate) -> Page[WeeklyCapacity]:
-    items, cursor = await supply.weekly(session, specialties=list(dict.fromkeys(specialty)), from_=from_, to=to,
+    items, cursor = await supply.weekly(session, specialties=specialty, from_=from_, to=to,
                                         fresh_since=capacity.fresh_since(settings.stale_after_days), paging=paging)
     return Page[WeeklyCapacity](items=items, next_cursor=cursor)
 

@@ -56,7 +56,10 @@ def parse_batch(body: bytes) -> list[Any]:
         batch = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise Invalid("The body is not valid JSON.", errors=[FieldError(field="body", message=str(exc))]) from None
-    if not isinstance(batch, dict) or not isinstance(batch.get("rows"), list) or batch.keys() != {"rows"}:
+    if isinstance(batch, dict) and (unknown := sorted(k for k in batch if k != "rows")):
+        raise Invalid("The body has unknown fields.", errors=[
+            FieldError(field=name, message="unknown field (this body takes: rows)") for name in unknown[:10]])
+    if not isinstance(batch, dict) or not isinstance(batch.get("rows"), list):
         raise Invalid("Send {\"rows\": [...]}.",
                       errors=[FieldError(field="rows", message="a list of rows is required")])
     if len(batch["rows"]) > MAX_CAPACITY_ROWS:

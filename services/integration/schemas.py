@@ -147,7 +147,9 @@ class CapacityRowIn(BaseModel):
 
 def capacity_batch_schema() -> dict[str, Any]:
     return {"type": "object", "required": ["rows"], "additionalProperties": False, "properties": {
-        "rows": {"type": "array", "maxItems": MAX_CAPACITY_ROWS, "items": CapacityRowIn.model_json_schema(),
+        "rows": {"type": "array", "maxItems": MAX_CAPACITY_ROWS,
+                 # A row with another field is refused (in `rejected`), as one missing a field.
+                 "items": {**CapacityRowIn.model_json_schema(), "additionalProperties": False},
                  "description": "Rows are checked one by one: bad rows come back in `rejected`, "
                                 "the others apply."}}}
 

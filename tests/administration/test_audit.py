@@ -103,6 +103,10 @@ async def test_filters_and_cursor_paging(adm: httpx.AsyncClient, reg: httpx.Asyn
 @pytest.mark.parametrize(("params", "field"), [
     ({"entity": "invoice"}, "query.entity"),
     ({"from": "2026-01-01T00:00:00"}, "query.from"),   # a time without its offset is ambiguous
+    ({"from": "1795928911"}, "query.from"),            # a Unix time is not taken for a date-time
+    ({"to": "1795928911.5"}, "query.to"),
+    ({"from": "2026-01-01"}, "query.from"),            # nor a day for a moment
+    ({"from": "2026-01-01 00:00:00+00:00"}, "query.from"),  # an unencoded + (a space): not read as an offset
     ({"cursor": "not-a-cursor"}, "query.cursor"),
     ({"who": "me"}, "query.who"),
 ])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.dmo.conftest import World
 from tests.dmo.helpers import cluster, get, publish_package, set_accreditation
 from tests.pillars import FAC, PROBLEM
@@ -22,7 +24,10 @@ async def test_the_offer_lists_accredited_providers_with_fresh_capacity_and_pack
     assert [a["id"] for a in first["accreditations"]] == [c.accreditations[c.providers[0]]]
     assert len(first["capacity"]) == 8 and all(w["fresh_slots"] == 15 for w in first["capacity"])
     assert [p["id"] for p in first["packages"]] == [package["id"]]
-    assert first["packages"][0]["total"] == {"amount": "4913.00", "currency": "GBP"}  # 5780.00 EUR at 0.85
+    # The package keeps its own currency; the one asked comes apart, with the rate it took.
+    assert {k: first["packages"][0][k] for k in ("total", "total_in", "fx_rates", "fx_base")} == {
+        "total": {"amount": "5780.00", "currency": "EUR"}, "total_in": {"amount": "4913.00", "currency": "GBP"},
+        "fx_rates": {"GBP": "0.8500"}, "fx_base": "EUR"}
     assert offer["as_of"] is not None and offer["lag_seconds"] >= 0
     assert offer["near_misses"] is None
 
@@ -95,6 +100,17 @@ async def test_a_window_that_ends_before_it_starts_is_a_422(world: World) -> Non
     async with world.client("dmo", FAC.caller) as fac:
         r = await fac.get(f"/segments/{c.segment['id']}/offer", params={"from": "2030-02-01", "to": "2030-01-01"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.to"
+
+
+@pytest.mark.parametrize(("params", "field"), [({"from": "0"}, "query.from"), ({"to": "1795910400"}, "query.to"),
+                                               ({"from": "2030-01-01T00:00:00Z"}, "query.from")])
+async def test_a_window_is_given_in_days_written_yyyy_mm_dd(world: World, params: dict[str, str], field: str) -> None:
+    """pydantic would read a number as a Unix time (0 is 1970-01-01): only a written day is taken."""
+    c = await cluster(world, providers=1)
+    await world.catch_up()
+    async with world.client("dmo", FAC.caller) as fac:
+        r = await fac.get(f"/segments/{c.segment['id']}/offer", params=params)
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == [field], r.text
 
 
 async def test_health_ready_shows_the_feed_lag(world: World) -> None:
