@@ -188,6 +188,8 @@ async def test_approvals_are_decided_from_the_page(plat: Seeded) -> None:
         r = await c.post(f"/console/approvals/accreditations/{evidence.json()['id']}",
                          data={"csrf": token, "decision": "approve", "reason": "certificate checked"}, headers=cookies)
         assert r.status_code == 303 and "notice=" in r.headers["location"]
+        shown = await c.get(r.headers["location"], headers=cookies)  # where the browser goes next
+        assert shown.status_code == 200 and "certificate checked" not in shown.text, shown.text[:300]
         assert (await admin.get(f"/administration/accreditations/{evidence.json()['id']}")).json()["status"] == "valid"
         r = await c.post(f"/console/approvals/proposals/{b.id}", data={"csrf": token, "decision": "reject"},
                          headers=cookies)
@@ -217,3 +219,5 @@ async def test_a_session_ends_when_its_key_is_revoked(plat: Seeded) -> None:
         r = await c.get("/console/segments", headers=cookies)
         assert r.status_code == 303 and r.headers["location"] == "/console/login?next=%2Fconsole%2Fsegments"
         assert "max-age=0" in _set_cookie(r, "pentad_console").lower()
+        login = await c.get(r.headers["location"])  # the sign-in page, taking the way back with it
+        assert login.status_code == 200 and 'name="next"' in login.text and "/console/segments" in login.text

@@ -414,11 +414,21 @@ async def test_sustained_failure_disables_and_redelivery_recovers(plat: Seeded, 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/x", "http://169.254.169.254/latest/meta-data",
                                  "http://10.1.2.3/x", "http://192.168.1.1/x", "http://[::1]:9/x",
                                  "http://[::ffff:127.0.0.1]/x", "http://localhost:9/x", "http://0.0.0.0/x",
-                                 "http://100.64.0.1/x", "https://[fe80::1]/x"])
+                                 "http://100.64.0.1/x", "https://[fe80::1]/x",
+                                 # IPv4 inside IPv6: NAT64 (169.254.169.254, 10.0.0.1), 6to4, Teredo
+                                 "http://[64:ff9b::a9fe:a9fe]/x", "http://[64:ff9b::a00:1]/x",
+                                 "http://[64:ff9b:1::5db8:d822]/x", "http://[2002:a9fe:a9fe::1]/x",
+                                 "http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/x"])
 async def test_private_addresses_are_refused(url: str) -> None:
     with pytest.raises(targets.Refused):
         await targets.resolve(url, allow_private=False)
     assert (await targets.resolve(url, allow_private=True)).url == url
+
+
+async def test_a_public_ipv4_inside_ipv6_is_public() -> None:
+    # NAT64 and 6to4 of 93.184.216.34: where they lead is public
+    for url in ("http://[64:ff9b::5db8:d822]/x", "http://[2002:5db8:d822::1]/x"):
+        assert (await targets.resolve(url, allow_private=False)).url == url
 
 
 async def test_a_public_address_is_pinned_with_its_host_kept() -> None:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 import structlog
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -34,7 +34,15 @@ from pentad.state import state_of
 
 log = structlog.get_logger("pentad.console")
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+
+
+def _page_query(next: Annotated[str | None, Query()] = None,
+                notice: Annotated[str | None, Query()] = None) -> None:
+    """The query parameters the console's own redirects add (``?next=`` after sign-in, ``?notice=``
+    after an action), declared so that the gateway's strict query check lets them through."""
+
+
+router = APIRouter(prefix="/console", include_in_schema=False, dependencies=[Depends(_page_query)])
 templates = Jinja2Templates(directory=str(package_files.files("gateway.console") / "templates"))
 
 

@@ -43,8 +43,10 @@ LATENCY = Histogram("pentad_webhook_attempt_seconds", "Time from sending a webho
                     buckets=BUCKETS)
 DISABLED = Counter("pentad_webhook_subscriptions_disabled", "Subscriptions disabled after sustained failure.")
 
-BATCH = 50
+# A sender claims only what it sends at once, so no claimed delivery waits for a slow one's
+# attempt to end while its lease runs out (another replica would then send it a second time).
 CONCURRENCY = 10
+BATCH = CONCURRENCY
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,8 @@ class Answer:
 
 
 def lease_seconds(settings: Settings) -> float:
+    # A claimed batch is sent all at once (``CONCURRENCY`` at most), each attempt bounded by the
+    # timeout, then recorded: three timeouts leave room for the recording on a loaded database.
     return settings.webhooks_timeout_seconds * 3
 
 
@@ -110,19 +114,28 @@ async def post(http: httpx.AsyncClient, claimed: Claimed, settings: Settings) ->
     def answer(status: int | None, error: str | None) -> Answer:
         return Answer(status, int((time.monotonic() - started) * 1000), error)
 
+    # One deadline for the whole attempt (DNS, connect, every read): a receiver that trickles its
+    # answer byte by byte, or never ends it, holds a sender no longer than the timeout.
     try:
-        target = await targets.resolve(claimed.url, allow_private=settings.webhooks_allow_private)
-    except targets.Refused as exc:
-        return answer(None, f"refused: {exc}"[:300])
-    headers = signing.headers(claimed.secret, msg_id=claimed.id, timestamp=int(time.time()), body=claimed.body)
-    if target.host_header:
-        headers["host"] = target.host_header
-    try:
-        r = await http.post(target.url, content=claimed.body, headers=headers,
-                            extensions={"sni_hostname": target.tls_name} if target.tls_name else None)
+        async with asyncio.timeout(settings.webhooks_timeout_seconds):
+            try:
+                target = await targets.resolve(claimed.url, allow_private=settings.webhooks_allow_private)
+            except targets.Refused as exc:
+                return answer(None, f"refused: {exc}"[:300])
+            headers = signing.headers(claimed.secret, msg_id=claimed.id, timestamp=int(time.time()),
+                                      body=claimed.body)
+            if target.host_header:
+                headers["host"] = target.host_header
+            # The answer's body is never read: only its status counts, and a receiver must not be
+            # able to fill the gateway's memory with an endless one.
+            async with http.stream("POST", target.url, content=claimed.body, headers=headers,
+                                   extensions={"sni_hostname": target.tls_name} if target.tls_name else None) as r:
+                status = r.status_code
+    except TimeoutError:
+        return answer(None, f"no answer within {settings.webhooks_timeout_seconds:g} s")
     except httpx.HTTPError as exc:
         return answer(None, f"{type(exc).__name__}: {exc}"[:300])
-    return answer(r.status_code, None if 200 <= r.status_code < 300 else f"answered {r.status_code}")
+    return answer(status, None if 200 <= status < 300 else f"answered {status}")
 
 
 def backoff(attempts: int, settings: Settings) -> timedelta:
@@ -136,13 +149,15 @@ async def record(db: Database, claimed: Claimed, answer: Answer, settings: Setti
     flag = write_intent.set(True)
     try:
         async with db.sessionmaker() as session:
+            # The subscription first, then its delivery: the order redeliver and delete lock them in,
+            # so the two never wait on each other (a deadlock would lose the answer recorded here).
+            sub = (await session.scalars(sa.select(WebhookSubscription).where(
+                WebhookSubscription.id == claimed.subscription_id).with_for_update())).first()
             delivery = (await session.scalars(sa.select(WebhookDelivery).where(
                 WebhookDelivery.id == claimed.id, WebhookDelivery.lease_token == claimed.token)
                 .with_for_update())).first()
-            if delivery is None:
+            if sub is None or delivery is None:
                 return  # deleted, redelivered or re-leased meanwhile: not ours to record
-            sub = (await session.scalars(sa.select(WebhookSubscription).where(
-                WebhookSubscription.id == claimed.subscription_id).with_for_update())).one()
             session.add(WebhookAttempt(delivery_id=delivery.id, at=now, status_code=answer.status_code,
                                        latency_ms=answer.latency_ms, error=answer.error))
             delivery.attempts += 1
@@ -178,12 +193,10 @@ def _failed(delivery: WebhookDelivery, sub: WebhookSubscription, now: datetime, 
 async def send_due(db: Database, http: httpx.AsyncClient, settings: Settings) -> int:
     """Claim a batch and send it, a few at a time; how many were sent."""
     batch = await claim(db, settings)
-    gate = asyncio.Semaphore(CONCURRENCY)
 
     async def one(claimed: Claimed) -> None:
-        async with gate:
-            answer = await post(http, claimed, settings)
-            await record(db, claimed, answer, settings)
+        answer = await post(http, claimed, settings)
+        await record(db, claimed, answer, settings)
         outcome = "delivered" if answer.ok else ("refused" if (answer.error or "").startswith("refused") else "failed")
         ATTEMPTS.labels(outcome).inc()
         LATENCY.observe(answer.latency_ms / 1000)

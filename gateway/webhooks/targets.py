@@ -53,9 +53,28 @@ def parse(url: str) -> SplitResult:
     return parts
 
 
+# IPv6 prefixes that carry an IPv4 address inside (NAT64, 6to4, Teredo): Python calls some of
+# them global, but they reach the IPv4 address they embed, which must be public itself.
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]  # (server, client): the client is where it leads
+    if any(address in net for net in _NAT64):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def public(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address) and (embedded := _embedded_ipv4(address)) is not None:
+        if any(address in net for net in _NAT64[1:]):
+            return False  # the local-use NAT64 prefix: translated inside the operator's own network
+        address = embedded
     return address.is_global and not address.is_multicast
 
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pentad import outbox
+from services.promotion.enquiry_schemas import AssignmentStatus
 from services.promotion.models import Assignment, Enquiry, Quote
 
 TYPES = frozenset({"enquiry.created", "enquiry.routed", "enquiry.status_changed", "assignment.breached",
@@ -19,8 +20,10 @@ TYPES = frozenset({"enquiry.created", "enquiry.routed", "enquiry.status_changed"
 
 
 async def _routed_to(session: AsyncSession, enquiry_id: str) -> list[str]:
+    # The providers that may read the enquiry now: one whose assignment was withdrawn gets a 404
+    # from the API, so its webhooks must not hear of the enquiry any more either.
     return sorted(await session.scalars(sa.select(Assignment.stakeholder_id).where(
-        Assignment.enquiry_id == enquiry_id)))
+        Assignment.enquiry_id == enquiry_id, Assignment.status != AssignmentStatus.withdrawn.value)))
 
 
 def enquiry_created(session: AsyncSession, e: Enquiry) -> None:
