@@ -1,4 +1,4 @@
-"""The gateway's own tables: API keys (stored hashed) and webhooks."""
+"""The gateway's own tables: API keys (stored hashed), webhooks, and the console's ended sessions."""
 
 from __future__ import annotations
 
@@ -99,6 +99,18 @@ class WebhookCursor(Base):
     feed: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     seq: Mapped[int] = mapped_column(sa.BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ConsoleSignout(Base):
+    """A console session signed out before its cookie expired: its cookie is refused from then on.
+
+    Kept until ``expires_at`` (the cookie's own end), after which the cookie no longer opens anyway."""
+
+    __tablename__ = "console_signouts"
+
+    session_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    signed_out_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 add_kit_tables(Base.metadata)

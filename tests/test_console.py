@@ -6,13 +6,19 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
-from gateway.console.session import Sessions
+from gateway.app import create_app as create_gateway
+from gateway.console import signouts
+from gateway.console.session import SESSION_SECONDS, Sessions
+from pentad.db import Database
 from tests.console_support import PAGES, close_the_gap, csrf_of, draft_campaign, session_cookie, sign_in
 from tests.platform import Seeded, day, seeded_platform
+from tests.support import serving
 
 
 @pytest.fixture(scope="module")
@@ -105,14 +111,54 @@ async def test_forms_without_or_with_a_wrong_csrf_token_are_refused_and_change_n
         assert (await c.get("/console", headers=cookies)).status_code == 200
 
 
-async def test_sign_out_ends_the_session_in_the_browser(plat: Seeded) -> None:
-    async with plat.client() as c:
-        cookies = await session_cookie(c, plat.keys["admin"])
-        page = await c.get("/console/segments", headers=cookies)
-        r = await c.post("/console/logout", data={"csrf": csrf_of(page.text)}, headers=cookies)
+async def test_sign_out_ends_the_session_for_every_copy_of_its_cookie_on_every_replica(plat: Seeded) -> None:
+    assert plat.platform.settings is not None
+    # A second gateway replica on the same database (and secret), as `pentad up` runs several.
+    async with serving(create_gateway(plat.platform.settings)) as replica_url, plat.client() as c, \
+            httpx.AsyncClient(base_url=replica_url, timeout=60) as replica:
+        copied = await session_cookie(c, plat.keys["admin"])  # the cookie, as a thief would copy it
+        other = await session_cookie(c, plat.keys["admin"])  # another session of the same key
+        page = await c.get("/console/segments", headers=copied)
+        assert page.status_code == 200 and (await replica.get("/console/segments", headers=copied)).status_code == 200
+        r = await c.post("/console/logout", data={"csrf": csrf_of(page.text)}, headers=copied)
         assert r.status_code == 303 and r.headers["location"].startswith("/console/login")
         cleared = _set_cookie(r, "pentad_console").lower()
         assert "max-age=0" in cleared and "path=/console" in cleared
+        # The copy taken before sign-out opens nothing any more, on this replica or the other.
+        for client in (c, replica):
+            for path in PAGES:
+                r = await client.get(path, headers=copied)
+                assert r.status_code == 303 and r.headers["location"].startswith("/console/login"), (path, r)
+                assert "max-age=0" in _set_cookie(r, "pentad_console").lower()
+            # Nor does it post a form, with the CSRF token it carried.
+            r = await client.post(f"/console/approvals/proposals/{plat.hospital_b.id}",
+                                  data={"decision": "approve", "csrf": csrf_of(page.text)}, headers=copied)
+            assert r.status_code == 303 and r.headers["location"] == "/console/login"
+        # Signing out again with the copy is refused like any other form of an ended session.
+        again = await c.post("/console/logout", data={"csrf": csrf_of(page.text)}, headers=copied)
+        assert again.status_code == 303 and again.headers["location"] == "/console/login"
+        # Only that session ended: the key's other session, and the key itself, still work.
+        assert (await c.get("/console/segments", headers=other)).status_code == 200
+        assert (await replica.get("/console/segments", headers=other)).status_code == 200
+        async with plat.client("admin") as admin:
+            assert (await admin.get("/integration/whoami")).status_code == 200
+
+
+async def test_sign_outs_are_kept_until_their_cookie_would_have_expired(databases: Any) -> None:
+    db = Database.connect(await databases.new("gateway"))
+    try:
+        sessions, now = Sessions(b"unit-test-secret"), datetime.now(UTC)
+        old = sessions.new(key="k", role="staff", now=now.timestamp() - SESSION_SECONDS - 60)  # cookie dead 1 min
+        live = sessions.new(key="k", role="staff")
+        await signouts.end(db, old, now=now - timedelta(hours=8))  # signed out while its cookie still opened
+        assert await signouts.ended(db, old.id)
+        await signouts.end(db, live, now=now)
+        await signouts.end(db, live, now=now)  # twice (two tabs, a retry): no error, still ended
+        assert await signouts.ended(db, live.id)
+        assert not await signouts.ended(db, old.id)  # swept: its cookie no longer opens anyway
+        assert not await signouts.ended(db, sessions.new(key="k", role="staff").id)
+    finally:
+        await db.dispose()
 
 
 async def test_every_page_renders_what_the_api_says(plat: Seeded) -> None:

@@ -124,8 +124,13 @@ async def test_sign_in_scorecard_launch_and_sign_out_in_chromium(plat: Seeded, b
         assert await page.locator("h1").count() == 1, label
         await _shot(page, f"07-{label.lower()}")
 
+    copied = [c for c in await page.context.cookies() if c["name"] == "pentad_console"]
+    assert copied  # the session cookie, as something with access to the browser's profile could copy it
     await page.get_by_role("button", name="Sign out").click()
     await page.wait_for_url("**/console/login*")
+    await page.goto(plat.url + "/console/campaigns")
+    assert "/console/login" in page.url
+    await page.context.add_cookies(copied)  # the copy put back: the server ended that session
     await page.goto(plat.url + "/console/campaigns")
     assert "/console/login" in page.url
     await _shot(page, "06-signed-out")

@@ -16,6 +16,7 @@ def test_a_sealed_session_opens_only_unchanged_under_its_secret_and_before_it_ex
     sealed = sessions.seal(made)
     assert "pk_secret_key_value" not in sealed
     assert sessions.open(sealed, now=1001.0) == made
+    assert len(made.id) >= 24 and made.id != sessions.new(key="pk_secret_key_value", role="staff").id
     assert sessions.seal(made) != sealed  # a fresh nonce each time
     assert Sessions(b"other").open(sealed, now=1001.0) is None
     flipped = sealed[:10] + ("A" if sealed[10] != "A" else "B") + sealed[11:]

@@ -15,6 +15,7 @@ import structlog
 
 from gateway.app import create_app as create_gateway
 from pentad.components import SERVICE_NAMES
+from pentad.settings import Settings
 from tests.support import build, free_port, serving, settings_for
 
 
@@ -23,6 +24,7 @@ class Platform:
     url: str
     admin_key: str
     service_urls: dict[str, str]
+    settings: Settings | None = None  # the gateway's: a second replica on the same database starts with them
 
     def client(self, key: str | None = None, **kw) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -55,7 +57,7 @@ async def start_platform(stack: AsyncExitStack, databases, tmp: Path, *, service
     gw_settings = settings_for("gateway", await databases.new("gateway"), tmp, service_urls=urls,
                                **gateway_settings)
     url = await stack.enter_async_context(serving(create_gateway(gw_settings)))
-    return Platform(url, (tmp / "admin.key").read_text().strip(), urls)
+    return Platform(url, (tmp / "admin.key").read_text().strip(), urls, gw_settings)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from gateway.console import charts
+from gateway.console import charts, signouts
 from gateway.console.calls import Api, ApiError, SignedOut
 from gateway.console.session import (
     COOKIE_PATH,
@@ -85,6 +85,14 @@ def _sessions(request: Request) -> Sessions:
     return found
 
 
+async def _signed_in(request: Request) -> ConsoleSession | None:
+    """The request's session: its cookie opens, and it was not signed out (on any replica)."""
+    session = _sessions(request).open(request.cookies.get(SESSION_COOKIE))
+    if session is None or await signouts.ended(state_of(request)["db"], session.id):
+        return None
+    return session
+
+
 def _secure_headers(response: Response) -> Response:
     # Pages hold a DMO's working data: never cached, never framed, no script but our own.
     response.headers["cache-control"] = "no-store"
@@ -117,9 +125,10 @@ def _signed_out(request: Request) -> Response:
 Page = Callable[[Request, ConsoleSession, Api], Awaitable[Response]]
 
 
-async def _page(request: Request, handler: Page) -> Response:
-    """Runs a page with the session's key; signs out when there is none (or it stopped working)."""
-    session = _sessions(request).open(request.cookies.get(SESSION_COOKIE))
+async def _page(request: Request, handler: Page, session: ConsoleSession | None = None) -> Response:
+    """Runs a page with the session's key (``session``: already checked); signs out when there is
+    none (or it stopped working)."""
+    session = session or await _signed_in(request)
     if session is None:
         return _signed_out(request)
     api = Api.of(request, session.key)
@@ -134,9 +143,9 @@ async def _page(request: Request, handler: Page) -> Response:
         await api.aclose()
 
 
-def _form_session(request: Request, csrf: str | None) -> ConsoleSession | Response:
+async def _form_session(request: Request, csrf: str | None) -> ConsoleSession | Response:
     """The session a form was posted in, or the refusal: no session, or a CSRF token that is not its."""
-    session = _sessions(request).open(request.cookies.get(SESSION_COOKIE))
+    session = await _signed_in(request)
     if session is None:
         return _signed_out(request)
     if not csrf_ok(session, csrf):
@@ -149,14 +158,14 @@ def _form_session(request: Request, csrf: str | None) -> ConsoleSession | Respon
 
 async def _action(request: Request, csrf: str | None, act: Callable[[Api], Awaitable[str]]) -> Response:
     """A form's effect through the API, then back to a page (``act`` returns where to)."""
-    found = _form_session(request, csrf)
+    found = await _form_session(request, csrf)
     if isinstance(found, Response):
         return found
 
     async def run(request: Request, _: ConsoleSession, api: Api) -> Response:
         return _secure_headers(RedirectResponse(await act(api), status_code=303))
 
-    return await _page(request, run)
+    return await _page(request, run, found)
 
 
 Csrf = Annotated[str | None, Form()]
@@ -220,9 +229,12 @@ async def login(request: Request, key: Annotated[str, Form()] = "", csrf: Csrf =
 
 @router.post("/logout")
 async def logout(request: Request, csrf: Csrf = None) -> Response:
-    found = _form_session(request, csrf)
+    found = await _form_session(request, csrf)
     if isinstance(found, Response):
         return found
+    # Ended in the database, not only in this browser: a copy of the cookie is refused by every replica.
+    await signouts.end(state_of(request)["db"], found)
+    log.info("console.signed_out", role=found.role)
     response = _secure_headers(RedirectResponse("/console/login?notice=Signed+out", status_code=303))
     response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH, secure=True, httponly=True, samesite="strict")
     return response
@@ -415,7 +427,7 @@ async def decide_accreditation(request: Request, accreditation_id: str, csrf: Cs
         return "/console/approvals?" + urlencode({"notice": f"Accreditation {accreditation_id}: "
                                                              f"{'verified' if decision == 'approve' else 'rejected'}."})
     if decision not in ("approve", "reject"):
-        return _bad_decision(request, csrf)
+        return await _bad_decision(request, csrf)
     return await _action(request, csrf, act)
 
 
@@ -427,12 +439,12 @@ async def decide_proposal(request: Request, stakeholder_id: str, csrf: Csrf = No
         await api.post(f"/integration/stakeholders/{quote(stakeholder_id, safe='')}/proposal/{decision}", body)
         return "/console/approvals?" + urlencode({"notice": f"Proposal of {stakeholder_id}: {decision}d."})
     if decision not in ("approve", "reject"):
-        return _bad_decision(request, csrf)
+        return await _bad_decision(request, csrf)
     return await _action(request, csrf, act)
 
 
-def _bad_decision(request: Request, csrf: str | None) -> Response:
-    found = _form_session(request, csrf)
+async def _bad_decision(request: Request, csrf: str | None) -> Response:
+    found = await _form_session(request, csrf)
     if isinstance(found, Response):
         return found
     return render(request, "error.html", status=422, session=found, title="Choose approve or reject",

@@ -2,8 +2,10 @@
 
 The cookie holds AES-GCM ciphertext under a key derived from ``PENTAD_SECRET``, so the raw
 API key is never readable from the cookie (nor by page scripts: HttpOnly), and a cookie
-that was tampered with or made under another secret simply does not open. Nothing is kept
-server-side, so every gateway replica sharing the secret reads every session.
+that was tampered with or made under another secret simply does not open. Each session has a
+random id inside the sealed cookie; signing out records that id as ended in the gateway's
+database (``signouts.py``), which every replica checks, so a copy of the cookie taken before
+sign-out is refused everywhere. Nothing else is kept server-side.
 
 CSRF: each session carries a random token that every form posts back; the sign-in form,
 before any session exists, posts back an HMAC of a random pre-session cookie.
@@ -31,6 +33,7 @@ _NONCE = 12
 
 @dataclass(frozen=True, slots=True)
 class ConsoleSession:
+    id: str  # random, for sign-out to end this session everywhere (signouts.py)
     key: str  # the API key every call of this session is made with
     role: str
     csrf: str
@@ -49,25 +52,28 @@ class Sessions:
         self._login = _derive(secret, b"login-csrf-v1")
 
     def new(self, *, key: str, role: str, now: float | None = None) -> ConsoleSession:
-        return ConsoleSession(key=key, role=role, csrf=secrets.token_urlsafe(24),
+        return ConsoleSession(id=secrets.token_urlsafe(18), key=key, role=role, csrf=secrets.token_urlsafe(24),
                               expires_at=(now or time.time()) + SESSION_SECONDS)
 
     def seal(self, session: ConsoleSession) -> str:
         nonce = secrets.token_bytes(_NONCE)
-        plain = json.dumps({"k": session.key, "r": session.role, "c": session.csrf, "e": session.expires_at})
+        plain = json.dumps({"i": session.id, "k": session.key, "r": session.role, "c": session.csrf,
+                            "e": session.expires_at})
         sealed = nonce + self._aead.encrypt(nonce, plain.encode(), SESSION_COOKIE.encode())
         return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
 
     def open(self, cookie: str | None, *, now: float | None = None) -> ConsoleSession | None:
-        """The session in the cookie; None when absent, tampered with, foreign or expired."""
+        """The session in the cookie; None when absent, tampered with, foreign or expired.
+
+        Whether it was signed out is the database's to say (``signouts.ended``)."""
         if not cookie or len(cookie) > 4096:
             return None
         try:
             sealed = base64.urlsafe_b64decode(cookie + "=" * (-len(cookie) % 4))
             plain = self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], SESSION_COOKIE.encode())
             data = json.loads(plain)
-            session = ConsoleSession(key=str(data["k"]), role=str(data["r"]), csrf=str(data["c"]),
-                                     expires_at=float(data["e"]))
+            session = ConsoleSession(id=str(data["i"]), key=str(data["k"]), role=str(data["r"]),
+                                     csrf=str(data["c"]), expires_at=float(data["e"]))
         except (ValueError, InvalidTag, KeyError, TypeError):
             return None
         return session if session.expires_at > (now or time.time()) else None
