@@ -7,7 +7,7 @@ from collections.abc import Hashable
 from datetime import date
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AwareDatetime, BeforeValidator, Field, field_validator
+from pydantic import AwareDatetime, BeforeValidator, field_validator
 
 T = TypeVar("T", bound=Hashable)
 
@@ -48,7 +48,7 @@ def _iso_date_text(value: object) -> object:
 
 
 # A calendar day written YYYY-MM-DD, and nothing else (as the OpenAPI `format: date` says).
-IsoDate = Annotated[date, BeforeValidator(_iso_date_text), Field(examples=["2026-12-01"])]
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
 
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})")
 
@@ -63,4 +63,4 @@ def _iso_datetime_text(value: object) -> object:
 
 
 # A moment written as RFC 3339 / ISO 8601 text with its offset (`format: date-time`), nothing else.
-IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime_text), Field(examples=["2026-12-01T09:30:00Z"])]
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime_text)]

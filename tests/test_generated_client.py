@@ -15,7 +15,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import pytest
 
 from pentad.errors import PROBLEM_JSON
 from pentad.http import PROBES
+from pentad.openapi import example_of
 from tests.platform import Seeded, day, seeded_platform
 
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
@@ -411,3 +412,90 @@ async def test_every_request_body_says_it_takes_no_other_field(doc: dict[str, An
         for media in op.get("requestBody", {}).get("content", {}).values():
             assert _open_objects(media["schema"], doc) == [], (method, path)
 
+
+
+def _date_fields(schema: dict[str, Any], doc: dict[str, Any], where: tuple[str | int, ...] = (),
+                 seen: frozenset[str] = frozenset()) -> list[tuple[tuple[str | int, ...], str]]:
+    """Where a request body takes a date or a date-time (a list's first item standing for all)."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        return [] if name in seen else _date_fields(doc["components"]["schemas"][name], doc, where, seen | {name})
+    if schema.get("format") in ("date", "date-time"):
+        return [(where, schema["format"])]
+    found = []
+    for key in ("anyOf", "oneOf", "allOf"):
+        for option in schema.get(key, []):
+            found += _date_fields(option, doc, where, seen)
+    for name, prop in schema.get("properties", {}).items():
+        found += _date_fields(prop, doc, (*where, name), seen)
+    if "items" in schema:
+        found += _date_fields(schema["items"], doc, (*where, 0), seen)
+    return found
+
+
+def _with(body: Any, where: tuple[str | int, ...], value: Any) -> Any:
+    """``body`` with the field at ``where`` set to ``value``; None when the example has no parent for it."""
+    copy = json.loads(json.dumps(body))
+    parent = copy
+    for step in where[:-1]:
+        if isinstance(step, int) and not (isinstance(parent, list) and len(parent) > step):
+            return None
+        if isinstance(step, str) and not (isinstance(parent, dict) and step in parent):
+            return None
+        parent = parent[step]
+    if not isinstance(parent, dict):
+        return None
+    parent[where[-1]] = value
+    return copy
+
+
+# Capacity rows are checked row by row (the contract: good rows apply, each bad one is reported
+# in `rejected` with its index): a number or a non-ISO date there is a rejected row, not a 422
+# (tests/integration/test_capacity.py rows 7, 8 and 19).
+_ROW_BY_ROW = {("post", "/integration/stakeholders/{stakeholder_id}/capacity", "rows.0.date")}
+
+
+async def test_every_date_in_a_body_refuses_a_number_or_other_text_naming_it(plat: Seeded,
+                                                                              doc: dict[str, Any]) -> None:
+    """pydantic's lax mode would read ``1795928911`` as a Unix time: every date and date-time field
+    of every request body takes ISO 8601 text only (a date YYYY-MM-DD, a date-time with its
+    offset), as its ``format`` says; each operation's own example with one such field spoiled."""
+    ids = {**await _path_ids(plat, doc), "key_id": "key_missing"}
+    fields, tried = [], []
+    async with plat.client("admin") as admin:
+        for path, method, op in _operations(doc):
+            for media in op.get("requestBody", {}).get("content", {}).values():
+                for where, fmt in _date_fields(media["schema"], doc):
+                    name = ".".join(map(str, where))
+                    fields.append((method, path, name))
+                    body, (target, real) = _example_body(op), _filled(path, ids)
+                    if (method, path, name) in _ROW_BY_ROW or not real or path in _NOT_FOR_KEYS:
+                        continue
+                    other_text = "1 Dec 2026" if fmt == "date" else "2026-12-01"  # a date-time needs its time
+                    for bad in (1795928911, other_text):
+                        spoiled = _with(body, where, bad)
+                        if spoiled is None and isinstance(body, dict):  # e.g. an optional list left out
+                            full = example_of(media["schema"], doc)
+                            spoiled = _with({**body, where[0]: full[where[0]]}, where, bad)
+                        assert spoiled is not None, (method, path, name)
+                        r = await admin.request(method.upper(), target, json=spoiled, headers={"If-Match": '"1"'})
+                        assert r.status_code == 422 and _declared(op, 422), (method, path, name, bad, r.text)
+                        assert name in [e["field"] for e in r.json()["errors"]], (method, path, name, bad, r.text)
+                    tried.append((method, path, name))
+    assert ("post", "/promotion/enquiries", "consent.given_at") in tried and len(tried) >= 10, tried
+    skipped = {(m, p, n) for m, p, n in fields if (m, p, n) not in tried}
+    assert skipped == _ROW_BY_ROW | {(m, p, n) for m, p, n in fields if p in _NO_RECORD_HERE | _NOT_FOR_KEYS}, skipped
+
+
+async def test_iso_dates_in_a_body_are_still_taken(plat: Seeded, doc: dict[str, Any]) -> None:
+    """An enquiry with its window as YYYY-MM-DD and its consent's moment with an offset is filed."""
+    body = {**_example_body(doc["paths"]["/promotion/enquiries"]["post"]), "specialty": plat.specialty,
+            "preferred_from": day(21), "preferred_to": day(35)}
+    given = (datetime.now(UTC) - timedelta(hours=1)).astimezone(timezone(timedelta(hours=2))).replace(microsecond=0)
+    body["consent"] = {**body["consent"], "given_at": given.isoformat()}
+    async with plat.client("facilitator_a") as facilitator:
+        r = await facilitator.post("/promotion/enquiries", json=body)
+        assert r.status_code == 201, r.text
+        read = (await facilitator.get(f"/promotion/enquiries/{r.json()['id']}")).json()
+    assert (read["preferred_from"], read["preferred_to"]) == (day(21), day(35))
+    assert datetime.fromisoformat(read["consent"]["given_at"]) == given

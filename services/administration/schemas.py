@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from pentad.money import Money
-from pentad.schemas import not_null
+from pentad.schemas import IsoDate, not_null
 
 Id = Annotated[str, Field(min_length=1, max_length=40)]
 Reason = Annotated[str, Field(min_length=1, max_length=1000)]
@@ -96,8 +96,8 @@ class AccreditationIn(BaseModel):
     stakeholder_id: Id
     scheme_id: Id
     certificate_no: str = Field(min_length=1, max_length=100)
-    issued_on: date
-    expires_on: date | None = Field(None, description="Defaults to `issued_on` plus the scheme's validity.")
+    issued_on: IsoDate
+    expires_on: IsoDate | None = Field(None, description="Defaults to `issued_on` plus the scheme's validity.")
     evidence_url: AnyHttpUrl | None = Field(None, description="Where staff can check the certificate.")
 
     _issued = field_validator("issued_on")(_not_in_future)
@@ -113,8 +113,8 @@ class AccreditationPatch(BaseModel):
     status: Decision | None = None
     reason: Reason | None = None
     certificate_no: str | None = Field(None, min_length=1, max_length=100)
-    issued_on: date | None = None
-    expires_on: date | None = None
+    issued_on: IsoDate | None = None
+    expires_on: IsoDate | None = None
     evidence_url: AnyHttpUrl | None = None
 
     _not_null = not_null("status", "certificate_no", "issued_on", "expires_on", "evidence_url")
@@ -160,8 +160,8 @@ class MembershipIn(BaseModel):
     stakeholder_id: Id
     tier: MembershipTier
     dues: Money
-    period_start: date
-    period_end: date = Field(description="The last day of the paid period; the membership lapses after it.")
+    period_start: IsoDate
+    period_end: IsoDate = Field(description="The last day of the paid period; the membership lapses after it.")
 
     _period = field_validator("period_end")(_after("period_start"))
 
@@ -173,7 +173,7 @@ class MembershipPatch(BaseModel):
 
     tier: MembershipTier | None = None
     dues: Money | None = None
-    period_end: date | None = None
+    period_end: IsoDate | None = None
     status: MembershipStatus | None = Field(None, description="Only `cancelled` may be set; "
                                             "active and lapsed follow from `period_end`.")
 

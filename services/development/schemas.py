@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pentad.codes import LanguageCode
 from pentad.money import Money
-from pentad.schemas import not_null, unique
+from pentad.schemas import IsoDate, not_null, unique
 
 Week = Annotated[str, Field(pattern=r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$", examples=["2026-W49"])]
 Count = Annotated[int, Field(ge=0, le=10_000_000)]
@@ -141,7 +141,7 @@ class RecordedSegment(BaseModel):
 class AssessmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    as_of: date | None = Field(None, description="Today when left out; never in the future. A past date needs "
+    as_of: IsoDate | None = Field(None, description="Today when left out; never in the future. A past date needs "
                                                  "`segments` (the figures of that date).")
     note: str | None = Field(None, max_length=500)
     segments: list[RecordedSegment] | None = Field(
@@ -189,7 +189,7 @@ class MilestoneIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(min_length=1, max_length=200)
-    due_on: date
+    due_on: IsoDate
     done: bool = False
 
 

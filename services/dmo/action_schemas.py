@@ -7,13 +7,14 @@ is not there) is the action's business failure, with the pillar's reason.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from pentad.money import Money
+from pentad.schemas import IsoDate
 from services.administration.schemas import MembershipTier
 from services.integration.schemas import StakeholderIn
 
@@ -56,8 +57,8 @@ class EvidenceIn(BaseModel):
 
     scheme_id: Id
     certificate_no: str = Field(min_length=1, max_length=100)
-    issued_on: date
-    expires_on: date | None = Field(None, description="Defaults to `issued_on` plus the scheme's validity.")
+    issued_on: IsoDate
+    expires_on: IsoDate | None = Field(None, description="Defaults to `issued_on` plus the scheme's validity.")
     evidence_url: AnyHttpUrl | None = None
 
     @model_validator(mode="after")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -12,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_valida
 
 from pentad.codes import CountryCode, CurrencyCode, LanguageCode, SpecialtyCode
 from pentad.money import Money, Total
-from pentad.schemas import not_null, unique
+from pentad.schemas import IsoDate, not_null, unique
 
 
 class Kind(StrEnum):
@@ -140,7 +139,7 @@ class CapacityRowIn(BaseModel):
     a known one replaced."""
 
     specialty: SpecialtyCode
-    date: dt.date = Field(description="YYYY-MM-DD, from yesterday to two years ahead (UTC).")
+    date: IsoDate = Field(description="YYYY-MM-DD, from yesterday to two years ahead (UTC).")
     slots_total: int = Field(ge=0)
     slots_available: int = Field(ge=0, description="At most slots_total.")
 

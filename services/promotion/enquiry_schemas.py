@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pentad.codes import CountryCode, CurrencyCode, LanguageCode, SpecialtyCode
 from pentad.money import Total
-from pentad.schemas import not_null, unique
+from pentad.schemas import IsoDate, IsoDateTime, not_null, unique
 
 Id = Annotated[str, Field(min_length=1, max_length=40)]
 Reason = Annotated[str, Field(min_length=1, max_length=500)]
@@ -57,7 +57,7 @@ class Contact(BaseModel):
 class ConsentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    given_at: AwareDatetime = Field(description="When the patient gave it (with its UTC offset).")
+    given_at: IsoDateTime = Field(description="When the patient gave it (with its UTC offset).")
     scope: list[ConsentScope] = Field(min_length=1, max_length=3)
 
     @field_validator("given_at")
@@ -86,8 +86,8 @@ class EnquiryIn(BaseModel):
     tracking_code: str | None = Field(None, min_length=1, max_length=40)
     facilitator_id: Id | None = Field(None, description="Staff only: the facilitator the enquiry belongs to. "
                                       "A facilitator key's enquiry is its own.")
-    preferred_from: date
-    preferred_to: date
+    preferred_from: IsoDate
+    preferred_to: IsoDate
     languages: list[LanguageCode] = Field(min_length=1, max_length=10)
     contact: Contact
     consent: ConsentIn
@@ -142,7 +142,7 @@ class AssignmentPatch(BaseModel):
 
     status: AssignmentStatus | None = Field(None, description="responded or declined (with a reason).")
     reason: Reason | None = None
-    respond_by: AwareDatetime | None = Field(None, description="Staff only: move the deadline (e.g. over a "
+    respond_by: IsoDateTime | None = Field(None, description="Staff only: move the deadline (e.g. over a "
                                              "holiday); one already passed is a breach.")
 
     _not_null = not_null("status", "respond_by")
@@ -213,7 +213,7 @@ class QuoteIn(BaseModel):
 
     items: list[QuoteItem] = Field(min_length=1, max_length=50, description="All in one currency.")
     package_id: Id | None = None
-    valid_until: date
+    valid_until: IsoDate
     status: QuoteStatus = Field(QuoteStatus.draft, description="draft, or sent at once.")
     stakeholder_id: Id | None = Field(None, description="The provider quoting: its own key's stakeholder, or "
                                       "(staff, entering a quote a provider sent the DMO) the routed provider.")
@@ -232,7 +232,7 @@ class QuotePatch(BaseModel):
     status: QuoteStatus | None = None
     items: list[QuoteItem] | None = Field(None, min_length=1, max_length=50)
     package_id: Id | None = None
-    valid_until: date | None = None
+    valid_until: IsoDate | None = None
 
     _not_null = not_null("status", "items", "valid_until")
 
