@@ -29,11 +29,12 @@ class WebhookStatus(StrEnum):
 class WebhookOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: str
-    url: str
-    events: list[EventType]
+    id: str = Field(examples=["whk_01jd8x4m7q2c9v5n3t6r8y0w1z"])
+    url: str = Field(examples=["https://hooks.example.org/pentad"])
+    events: list[EventType] = Field(examples=[["enquiry.routed", "quote.accepted"]])
     status: WebhookStatus
-    disabled_reason: str | None = None
+    disabled_reason: str | None = Field(default=None, examples=[
+        "20 attempts in a row failed since 2026-11-26T08:00:00+00:00 (the last: answered 503)"])
     key_id: str = Field(description="The key that subscribed: the events are those it may read.")
     created_at: datetime
 
@@ -57,12 +58,13 @@ class AttemptOut(BaseModel):
     at: datetime
     status_code: int | None = Field(description="The receiver's answer; null when there was none.")
     latency_ms: int
-    error: str | None = None
+    error: str | None = Field(default=None, examples=["answered 503"])
 
 
 class DeliveryOut(BaseModel):
-    id: str = Field(description="The message id, sent as `webhook-id` on every attempt: deduplicate on it.")
-    webhook_id: str
+    id: str = Field(description="The message id, sent as `webhook-id` on every attempt: deduplicate on it.",
+                    examples=["msg_01jd8x5a2b3c4d5e6f7g8h9j0k"])
+    webhook_id: str = Field(examples=["whk_01jd8x4m7q2c9v5n3t6r8y0w1z"])
     event_id: str
     event_type: EventType
     status: DeliveryStatus
