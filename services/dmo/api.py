@@ -73,15 +73,10 @@ async def get_offer(segment_id: str, session: Session, settings: CurrentSettings
     async def compute() -> bytes:  # validated and encoded once per read-model position, not per request
         segment = await offer.segment_or_raise(session, segment_id)
         window, target = offer.window_of(from_, to, clock.today), currency_param(currency)
-        found = Offer.model_validate({**await offer.offer(session, segment, window=window, clock=clock,
-                                                          currency=target, explain=explain, paging=paging),
-                                      **position})
-        return found.model_dump_json(by_alias=True, exclude=_POSITION).encode()
+        return offer.encode(await offer.offer(session, segment, window=window, clock=clock, currency=target,
+                                              explain=explain, paging=paging))
 
     return Response(_with_position(position, await cache.get(key, compute)), media_type="application/json")
-
-
-_POSITION = set(Position.model_fields)
 
 
 def _with_position(position: dict[str, Any], body: bytes) -> bytes:

@@ -47,6 +47,7 @@ from services.dmo.models import (
     RmStakeholderLanguage,
     RmStakeholderSpecialty,
 )
+from services.dmo.schemas import Offer, Position
 from services.integration.schemas import PROVIDER_KINDS, iso_week
 from services.segmentation.client import SegmentRef, ThresholdRef
 
@@ -386,6 +387,18 @@ async def offer(session: AsyncSession, segment: RmSegment, *, window: Window, cl
     return answer
 
 
+# The answer's fields in the order the ``Offer`` schema writes them, its position left out
+# (each request puts its own first).
+_ANSWER = tuple(f.alias or name for name, f in Offer.model_fields.items() if name not in Position.model_fields)
+
+
+def encode(answer: dict[str, Any]) -> bytes:
+    """The answer's JSON as ``Offer.model_validate(answer).model_dump_json(by_alias=True)`` writes
+    it, position left out, without validating again what was built here to its shape: that
+    took 1-2.6 ms a computed offer (~50 providers, ~450 weeks). A test holds the two equal."""
+    return orjson.dumps({key: answer.get(key) for key in _ANSWER})
+
+
 def page_statement(segment: RmSegment, *, window: Window, clock: Clock,
                    paging: PageParams) -> tuple[sa.Select[Any], dict[str, Any]]:
     """The offer's providers, one page, by name: the statement and its values. Started from the
@@ -485,12 +498,12 @@ def _left_out(c: Candidate, segment: RmSegment, held: list[Held], supply: Weeks,
 
 def _provider(c: Candidate, held: list[Held], supply: Weeks, packages: list[dict[str, Any]],
               clock: Clock) -> dict[str, Any]:
-    weeks = supply.fresh.get(c.id, {})
+    weeks, today = supply.fresh.get(c.id, {}), clock.today
     return {"stakeholder_id": c.id, "name": c.name, "kind": c.kind, "specialties": c.specialties,
             "languages": c.languages,
             "accreditations": [{"id": a.id, "scheme_id": a.scheme_id, "scheme_code": a.scheme_code,
-                                "status": status_now(a, clock.today), "expires_on": a.expires_on}
-                               for a in counting(held, clock.today)],
+                                "status": status_now(a, today), "expires_on": a.expires_on}
+                               for a in counting(held, today)],
             "capacity": [{"week": label, "starts_on": monday, "fresh_slots": weeks[i]}
                          for i in sorted(weeks) for label, monday in (supply.week(i),)],
             "packages": packages}
