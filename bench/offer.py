@@ -306,7 +306,8 @@ async def straight_sql(dsn: str, segments: list[str], args: argparse.Namespace) 
 def report(name: str, latencies: list[float], elapsed: float) -> dict[str, float]:
     p = percentiles(latencies)
     print(f"{name:<34} {len(latencies) / elapsed:8.0f} req/s   p50 {p['p50']:6.1f} ms   p90 {p['p90']:6.1f} ms   "
-          f"p99 {p['p99']:6.1f} ms   max {p['max']:6.1f} ms   ({len(latencies):,} requests)")
+          f"p99 {p['p99']:6.1f} ms   max {p['max']:6.1f} ms   ({len(latencies):,} requests, "
+          f"load {os.getloadavg()[0]:.1f})")
     return p
 
 
