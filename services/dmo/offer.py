@@ -8,9 +8,12 @@ gaps.py``: ``judge``, ``weeks_from``) to figures measured here, so the coordinat
 Development say the same thing about the same data.
 
 Each figure is a few indexed statements: the providers offering the segment's
-specialties (by ``rm_stakeholder_specialties``' primary key), their accreditations (by
-stakeholder), their capacity summed per week in SQL (by ``rm_capacity``'s primary key
-range), their packages; never a row per capacity day in Python.
+specialties (by ``rm_stakeholder_specialties``' primary key, met with the languages by
+``rm_stakeholder_languages``' language index), their accreditations (by stakeholder), their
+capacity summed per week in SQL (from ``rm_capacity``'s covering index alone), their
+packages (``packages.py``); never a row per capacity day in Python. An uncached offer is
+four statements (page, accreditations, weeks, packages with the FX table) and ~6 ms of
+Python, answers built as plain dicts and rows, no ORM object (``bench/offer.py``).
 """
 
 from __future__ import annotations
@@ -20,33 +23,28 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
 from pentad.db import UTCDateTime, dialect_of
 from pentad.errors import FieldError, Invalid, NotFound
-from pentad.money import MissingRate, Unconvertible, convert, format_amount, parse_rate, to_cents, total
 from pentad.pagination import PageParams, decode_cursor, encode_cursor
 from services.development import gaps
 from services.development.schemas import Current, Gap
+from services.dmo.binds import AMONG_SQL, ids_bind, ids_in
 from services.dmo.models import (
     FeedCursor,
     RmAccreditation,
     RmCapacity,
-    RmFxTable,
-    RmPackage,
-    RmPackageStakeholder,
     RmSegment,
     RmStakeholder,
     RmStakeholderLanguage,
     RmStakeholderSpecialty,
 )
+from services.dmo.packages import priced_packages
 from services.dmo.schemas import Offer, Position
 from services.integration.schemas import PROVIDER_KINDS, iso_week
 from services.segmentation.client import SegmentRef, ThresholdRef
@@ -123,30 +121,16 @@ _WEEKLY = (
     "GROUP BY c.stakeholder_id, wk")
 
 
-_AMONG = {"postgresql": "= ANY(:among)", "sqlite": "IN :among"}
-
-
-def _ids_bind(name: str, dialect: str) -> sa.BindParameter[Any]:
-    """A list of ids as one array on PostgreSQL: expanding 50 ids into 50 parameters took
-    SQLAlchemy ~0.2 ms a statement, three statements an offer; SQLite takes the list expanded."""
-    return sa.bindparam(name, type_=ARRAY(sa.String)) if dialect == "postgresql" else sa.bindparam(name, expanding=True)
-
-
-def _ids_in(column: InstrumentedAttribute[str], name: str, dialect: str) -> sa.ColumnElement[bool]:
-    bind = _ids_bind(name, dialect)
-    return column == sa.any_(bind) if dialect == "postgresql" else column.in_(bind)
-
-
 @functools.cache  # one object per shape: SQLAlchemy's compiled cache then serves it (0.5 ms a call saved)
 def weekly_statement(dialect: str, *, among: bool = False) -> sa.TextClause:
     """``among``: only the stakeholders of the ``among`` list (the offer's page)."""
-    among_sql = f"AND ss.stakeholder_id {_AMONG[dialect]} " if among else ""
+    among_sql = f"AND ss.stakeholder_id {AMONG_SQL[dialect]} " if among else ""
     text = sa.text(_WEEKLY.format(week=_WEEK[dialect], among=among_sql))
     binds: list[sa.BindParameter[Any]] = [
         sa.bindparam("specialties", expanding=True), sa.bindparam("anchor", type_=sa.Date),
         sa.bindparam("from_", type_=sa.Date), sa.bindparam("to", type_=sa.Date),
         sa.bindparam("fresh_since", type_=UTCDateTime())]
-    return text.bindparams(*binds, *([_ids_bind("among", dialect)] if among else []))
+    return text.bindparams(*binds, *([ids_bind("among", dialect)] if among else []))
 
 
 async def candidates(session: AsyncSession, specialties: Sequence[str]) -> list[Candidate]:
@@ -221,7 +205,7 @@ _HELD = sa.select(*(RmAccreditation.__table__.c[f.name] for f in dataclasses.fie
 @functools.cache
 def _held_by(dialect: str, *, counting: bool) -> sa.Select[Any]:
     a = RmAccreditation
-    statement = _HELD.where(_ids_in(a.stakeholder_id, "ids", dialect)).order_by(a.id)
+    statement = _HELD.where(ids_in(a.stakeholder_id, "ids", dialect)).order_by(a.id)
     return statement.where(a.state == "valid", a.expires_on >= sa.bindparam("today")) if counting else statement
 
 
@@ -375,7 +359,7 @@ async def offer(session: AsyncSession, segment: RmSegment, *, window: Window, cl
     ids = [r.id for r in page]
     held = await accreditations(session, ids, counting_on=clock.today)
     supply = await weekly(session, segment.specialties, from_=window.from_, to=window.to, clock=clock, among=ids)
-    packages = await _packages(session, ids, segment.specialties, currency)
+    packages = await priced_packages(session, ids, segment.specialties, currency)
     providers = [_provider(Candidate(r.id, r.name, r.kind, "active", _json(r.languages),
                                      _offered(_json(r.specialties), segment.specialties)),
                            held.get(r.id, []), supply, packages.get(r.id, []), clock) for r in page]
@@ -420,7 +404,7 @@ def _page(*, languages: bool, after: bool) -> sa.Select[Any]:
     specialties = _inline("specialties")
     offering = sa.select(ss.stakeholder_id).where(ss.specialty.in_(specialties)).distinct().subquery()
     conditions = [s.status == _inline("status", "active"), s.kind.in_(_inline("kinds", _PROVIDER_KINDS)),
-                  sa.exists().where(a.stakeholder_id == s.id, a.state == _inline("valid", "valid"),
+                  sa.exists().where(a.stakeholder_id == s.id, a.state == _inline("state", "valid"),
                                     a.expires_on >= _inline("today"))]
     if languages:
         conditions.append(sa.exists().where(lang.stakeholder_id == s.id, lang.language.in_(_inline("languages"))))
@@ -507,81 +491,6 @@ def _provider(c: Candidate, held: list[Held], supply: Weeks, packages: list[dict
             "capacity": [{"week": label, "starts_on": monday, "fresh_slots": weeks[i]}
                          for i in sorted(weeks) for label, monday in (supply.week(i),)],
             "packages": packages}
-
-
-@dataclass(frozen=True, slots=True)
-class Package:
-    """A published package as the offer prices it (``rm_packages``' columns)."""
-
-    id: str
-    name: str
-    specialty: str
-    currency: str
-    components: list[dict[str, Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class Fx:
-    base: str
-    rates: dict[str, str]
-
-
-@functools.cache
-def _packages_of(dialect: str) -> sa.Select[Any]:
-    p, ps = RmPackage, RmPackageStakeholder
-    return (sa.select(ps.stakeholder_id, *(p.__table__.c[f.name] for f in dataclasses.fields(Package)),
-                      RmFxTable.base, RmFxTable.rates)
-            .select_from(ps).join(p, p.id == ps.package_id).outerjoin(RmFxTable, RmFxTable.id == 1)
-            .where(_ids_in(ps.stakeholder_id, "ids", dialect),
-                   p.specialty.in_(sa.bindparam("specialties", expanding=True)))
-            .order_by(p.name, p.id))
-
-
-async def _packages(session: AsyncSession, offered: list[str], specialties: list[str],
-                    currency: str | None) -> dict[str, list[dict[str, Any]]]:
-    """The providers' packages of the segment's specialties, priced; the FX table comes on
-    each row (components may be priced in other currencies), one round trip for both."""
-    if not offered:
-        return {}
-    statement = _packages_of(dialect_of(session))
-    rows = (await session.execute(statement, {"ids": offered, "specialties": specialties})).all()
-    by: dict[str, list[dict[str, Any]]] = {}
-    for sid, *columns, base, rates in rows:
-        package, fx = Package(*columns), Fx(base, rates) if base is not None else None
-        by.setdefault(sid, []).append({"id": package.id, "name": package.name, "specialty": package.specialty,
-                                       **prices(package, currency, fx)})
-    return by
-
-
-def prices(package: Package, currency: str | None, fx: Fx | None) -> dict[str, Any]:
-    """As Integration gives a package: ``total`` in its own currency, ``total_in`` the one asked
-    (null when none is), and the ``fx_rates`` either took (units per one ``fx_base``)."""
-    base = fx.base if fx else "EUR"
-    used: set[str] = set()
-    own = price(package, package.currency, fx, used)
-    asked = price(package, currency, fx, used) if currency else None
-    rates = fx.rates if fx else {}
-    return {"total": own, "total_in": asked, "fx_rates": {c: rates[c] for c in sorted(used) if c in rates},
-            "fx_base": base}
-
-
-def price(package: Package, target: str, fx: Fx | None, used: set[str] | None = None) -> dict[str, str]:
-    """The package's total in ``target``, as Integration computes it; the currencies whose
-    rates it took are added to ``used``."""
-    base = fx.base if fx else "EUR"
-    rates = {c: r for c, text in (fx.rates if fx else {}).items() if (r := parse_rate(text)) is not None}
-    try:
-        parts = [convert(Decimal(c["price"]["amount"]), source=c["price"]["currency"], target=target, base=base,
-                         rates=rates) for c in package.components]
-        sources = {c["price"]["currency"] for c in package.components} - {target}
-        if used is not None and sources:
-            used.update((sources | {target}) - {base})
-        amount = to_cents(total(parts, target), target)
-    except (MissingRate, Unconvertible):
-        raise Invalid(f"Package {package.id}'s total cannot be given in {target} with the FX table the "
-                      "coordinator holds.", errors=[FieldError(field="query.currency", value=target,
-                                                               message="no FX rate for this currency")]) from None
-    return {"amount": format_amount(amount), "currency": target}
 
 
 async def feed_position(session: AsyncSession, now: datetime) -> dict[str, Any]:
