@@ -1,24 +1,32 @@
 """The coordinator's offer at national scale, against the same SQL run straight on the database.
 
     python bench/offer.py [--seconds 20] [--concurrency 16] [--stakeholders 10000] [--rows 1000000]
+                          [--changes 2] [--code DIR]
 
 PostgreSQL on 127.0.0.1:5432 (or PENTAD_BENCH_PG); a database of its own, dropped afterwards.
 The read model's tables are filled straight (binary COPY): 10,000 stakeholders (4,000
 providers with two specialties each of 18, hotels, transfer firms, facilitators), their
 accreditations (90% valid, the rest revoked or expired), 1,000,000 capacity rows (each
 provider-specialty a run of days from today, 85% of providers confirmed 2 days ago, the rest
-past the staleness window), packages, and 24 segments of one or two specialties. Then:
+past the staleness window), packages, and 24 segments of one or two specialties; then
+VACUUM ANALYZE, as autovacuum would have done in production after such a load (without it
+PostgreSQL has no visibility map yet and every index-only scan reads the heap too). Then:
 
-- the coordinator as a real process (``launcher.serve dmo``, its consumer off), twice:
-  without its answer cache (every request runs the statements) and with it (5 s), called
+- the coordinator as a real process (``launcher.serve dmo``, its consumer off), three times:
+  without its answer cache (every request runs the statements); with it (5 s) on a read
+  model that does not change; and with it while the read model changes ``--changes`` times
+  a second (a writer moves a feed cursor's seq, as applying an event does: every cached
+  answer is then unusable, and the segments asked are computed again). Each is called
   directly with the gateway's signature as a facilitator: ``--concurrency`` clients in a
   closed loop, each ``GET /segments/{id}/offer`` (default window, first page) over the
   segments in turn, for ``--seconds``;
-- the same statements the offer runs (segment, the page of providers, their specialties,
-  accreditations, weekly capacity and packages, the FX table, the feed positions), straight
+- the same statements an uncached offer runs (feed positions, segment, the page of
+  providers, their accreditations, weekly capacity, packages with the FX table), straight
   through asyncpg on as many connections, for as long.
 
-Prints p50/p90/p99 and requests a second for both, and the ratio. Target: offer p99 <= 50 ms.
+Prints p50/p90/p99 and requests a second for each, and the ratio. Target: offer p99 <= 50 ms.
+``--code DIR`` runs the coordinator (and its migrations) from another checkout, to compare
+two versions on the same machine state; the straight SQL stays this one's.
 
 Then (``--reactions N``, default 5; 0 skips it) the reaction time: Segmentation, Integration,
 Administration, Development and the coordinator (its consumer polling every 0.1 s) running as
@@ -31,14 +39,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 import asyncpg
@@ -48,10 +59,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.gateway import wait_up  # noqa: E402
-from pentad import migrate  # noqa: E402
 from pentad.identity import Caller, Role, sign  # noqa: E402
 from tests.support import free_port  # noqa: E402
 
+T = TypeVar("T")
 PG = os.environ.get("PENTAD_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 SECRET = "bench-offer"
 SPECIALTIES = ["orthopaedics", "cardiology", "oncology", "fertility_ivf", "bariatric", "cosmetic_plastic",
@@ -144,7 +155,9 @@ async def fill(dsn: str, args: argparse.Namespace) -> list[str]:
             "id", "name", "status", "specialties", "languages", "min_accredited_providers", "min_weekly_capacity"])
         await conn.executemany("INSERT INTO feed_cursors (feed, seq, drained_at) VALUES ($1, 1000, $2)",
                                [(f, now) for f in ("segmentation", "integration", "administration")])
-        await conn.execute("ANALYZE")
+        # Production has autovacuum; a table just filled by COPY has no visibility map until
+        # vacuumed, and index-only scans would read the heap for every row.
+        await conn.execute("VACUUM ANALYZE")
         counted = await conn.fetchval("SELECT count(*) FROM rm_capacity")
         print(f"read model filled: {len(people):,} stakeholders, {len(providers):,} providers, "
               f"{counted:,} capacity rows, {len(packages):,} packages, {len(segments)} segments "
@@ -182,6 +195,7 @@ async def closed_loop(concurrency: int, seconds: float, one: object) -> tuple[li
 
 
 async def through_service(url: str, segments: list[str], args: argparse.Namespace) -> tuple[list[float], float]:
+    """The offers asked of the coordinator at ``url`` (see the module's doc)."""
     caller = Caller("key_bench_facilitator", Role.facilitator, "stk_bench_agent")
     paths = [f"/segments/{s}/offer" for s in segments]
     signed = {}
@@ -202,22 +216,50 @@ async def through_service(url: str, segments: list[str], args: argparse.Namespac
         return await closed_loop(args.concurrency, args.seconds, one)
 
 
-# The statements offer.py runs for a first page, as asyncpg takes them (IN lists as = ANY arrays).
+async def changing(dsn: str, per_second: float) -> None:
+    """The read model changing ``per_second`` times a second until cancelled: a feed cursor's
+    seq moved, as the consumer does in each transaction that applies events."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        while True:
+            await asyncio.sleep(1 / per_second)
+            await conn.execute("UPDATE feed_cursors SET seq = seq + 1 WHERE feed = 'integration'")
+    finally:
+        await conn.close()
+
+
+async def with_changes(dsn: str, per_second: float, run: Awaitable[T]) -> T:
+    writer = asyncio.create_task(changing(dsn, per_second))
+    try:
+        return await run
+    finally:
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+
+
+# The statements an uncached offer runs for a first page, as asyncpg takes them (IN lists as
+# = ANY arrays, except what offer.py writes into the page's text: specialties, kinds,
+# languages, the day).
+SQL_CURSORS = "SELECT feed, seq, drained_at FROM feed_cursors ORDER BY feed"
 SQL_SEGMENT = "SELECT * FROM rm_segments WHERE id = $1"
 SQL_PAGE = (
-    "SELECT s.id, s.name, s.kind, s.languages FROM rm_stakeholders s "
-    "WHERE s.status = 'active' AND s.kind = ANY($1) "
-    "AND s.id IN (SELECT ss.stakeholder_id FROM rm_stakeholder_specialties ss WHERE ss.specialty = ANY($2)) "
+    "SELECT k.id, k.name, k.kind, k.languages, k.specialties FROM ("
+    "SELECT s.id, s.name, s.kind, s.languages, s.specialties FROM (SELECT DISTINCT ss.stakeholder_id "
+    "FROM rm_stakeholder_specialties ss WHERE ss.specialty IN ({specialties})) o "
+    "JOIN rm_stakeholders s ON s.id = o.stakeholder_id WHERE s.status = 'active' AND s.kind IN ({kinds}) "
     "AND EXISTS (SELECT 1 FROM rm_accreditations a WHERE a.stakeholder_id = s.id AND a.state = 'valid' "
-    "AND a.expires_on >= $3) "
-    "AND EXISTS (SELECT 1 FROM rm_stakeholder_specialties ss JOIN rm_capacity c ON c.stakeholder_id = "
-    "ss.stakeholder_id AND c.specialty = ss.specialty WHERE ss.stakeholder_id = s.id AND ss.specialty = ANY($2) "
-    "AND c.date >= $4 AND c.date <= $5 AND c.confirmed_at >= $6 AND c.slots_available > 0) "
-    "AND EXISTS (SELECT 1 FROM rm_stakeholder_languages l WHERE l.stakeholder_id = s.id AND l.language = ANY($7)) "
-    "ORDER BY s.name, s.id LIMIT 51")
-SQL_SPECIALTIES = ("SELECT stakeholder_id, specialty FROM rm_stakeholder_specialties "
-                   "WHERE stakeholder_id = ANY($1) AND specialty = ANY($2)")
-SQL_ACCREDITATIONS = "SELECT * FROM rm_accreditations WHERE stakeholder_id = ANY($1)"
+    "AND a.expires_on >= '{today}') "
+    "AND EXISTS (SELECT 1 FROM rm_stakeholder_languages l WHERE l.stakeholder_id = s.id "
+    "AND l.language IN ({languages})) "
+    "ORDER BY s.name, s.id) k "
+    "WHERE EXISTS (SELECT 1 FROM rm_stakeholder_specialties ss JOIN rm_capacity c ON c.stakeholder_id = "
+    "ss.stakeholder_id AND c.specialty = ss.specialty WHERE ss.stakeholder_id = k.id "
+    "AND ss.specialty IN ({specialties}) "
+    "AND c.date >= $1 AND c.date <= $2 AND c.confirmed_at >= $3 AND c.slots_available > 0) "
+    "ORDER BY k.name, k.id LIMIT 51")
+SQL_ACCREDITATIONS = ("SELECT id, stakeholder_id, scheme_id, scheme_code, state, expires_on FROM rm_accreditations "
+                      "WHERE state = 'valid' AND expires_on >= $2 AND stakeholder_id = ANY($1) ORDER BY id")
 SQL_WEEKLY = ("SELECT c.stakeholder_id, (c.date - CAST($1 AS date)) / 7 AS wk, "
               "sum(CASE WHEN c.confirmed_at >= $2 THEN c.slots_available ELSE 0 END) AS fresh, "
               "sum(CASE WHEN c.confirmed_at < $2 THEN c.slots_available ELSE 0 END) AS stale "
@@ -225,11 +267,14 @@ SQL_WEEKLY = ("SELECT c.stakeholder_id, (c.date - CAST($1 AS date)) / 7 AS wk, "
               "ON c.stakeholder_id = ss.stakeholder_id AND c.specialty = ss.specialty "
               "WHERE ss.specialty = ANY($3) AND c.date >= $4 AND c.date <= $5 AND ss.stakeholder_id = ANY($6) "
               "GROUP BY c.stakeholder_id, wk")
-SQL_FX = "SELECT * FROM rm_fx WHERE id = 1"
-SQL_PACKAGES = ("SELECT ps.stakeholder_id, p.* FROM rm_package_stakeholders ps JOIN rm_packages p "
-                "ON p.id = ps.package_id WHERE ps.stakeholder_id = ANY($1) AND p.specialty = ANY($2) "
-                "ORDER BY p.name, p.id")
-SQL_CURSORS = "SELECT * FROM feed_cursors ORDER BY feed"
+SQL_PACKAGES = ("SELECT ps.stakeholder_id, p.id, p.name, p.specialty, p.currency, p.components, fx.base, fx.rates "
+                "FROM rm_package_stakeholders ps JOIN rm_packages p ON p.id = ps.package_id "
+                "LEFT OUTER JOIN rm_fx fx ON fx.id = 1 "
+                "WHERE ps.stakeholder_id = ANY($1) AND p.specialty = ANY($2) ORDER BY p.name, p.id")
+
+
+def _listed(values: list[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
 async def straight_sql(dsn: str, segments: list[str], args: argparse.Namespace) -> tuple[list[float], float]:
@@ -241,17 +286,16 @@ async def straight_sql(dsn: str, segments: list[str], args: argparse.Namespace) 
     try:
         async def one(i: int) -> None:
             async with pool.acquire() as conn:
+                await conn.fetch(SQL_CURSORS)
                 segment = await conn.fetchrow(SQL_SEGMENT, segments[i % len(segments)])
                 specialties, languages = orjson.loads(segment["specialties"]), orjson.loads(segment["languages"])
-                page = await conn.fetch(SQL_PAGE, PROVIDER_KINDS, specialties, today, start, end, fresh_since,
-                                        languages)
+                page = await conn.fetch(SQL_PAGE.format(
+                    specialties=_listed(specialties), kinds=_listed(sorted(PROVIDER_KINDS)),
+                    languages=_listed(languages), today=today.isoformat()), start, end, fresh_since)
                 ids = [r["id"] for r in page[:50]]
-                await conn.fetch(SQL_SPECIALTIES, ids, specialties)
-                await conn.fetch(SQL_ACCREDITATIONS, ids)
+                await conn.fetch(SQL_ACCREDITATIONS, ids, today)
                 await conn.fetch(SQL_WEEKLY, monday, fresh_since, specialties, start, end, ids)
                 await conn.fetch(SQL_PACKAGES, ids, specialties)
-                await conn.fetchrow(SQL_FX)
-                await conn.fetch(SQL_CURSORS)
 
         await closed_loop(args.concurrency, 2, one)
         return await closed_loop(args.concurrency, args.seconds, one)
@@ -262,7 +306,8 @@ async def straight_sql(dsn: str, segments: list[str], args: argparse.Namespace) 
 def report(name: str, latencies: list[float], elapsed: float) -> dict[str, float]:
     p = percentiles(latencies)
     print(f"{name:<34} {len(latencies) / elapsed:8.0f} req/s   p50 {p['p50']:6.1f} ms   p90 {p['p90']:6.1f} ms   "
-          f"p99 {p['p99']:6.1f} ms   max {p['max']:6.1f} ms   ({len(latencies):,} requests)")
+          f"p99 {p['p99']:6.1f} ms   max {p['max']:6.1f} ms   ({len(latencies):,} requests, "
+          f"load {os.getloadavg()[0]:.1f})")
     return p
 
 
@@ -307,29 +352,35 @@ async def main() -> int:
     parser.add_argument("--stakeholders", type=int, default=10_000)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--reactions", type=int, default=5)
+    parser.add_argument("--changes", type=float, default=2, help="read-model changes a second in the third run")
+    parser.add_argument("--code", type=Path, default=ROOT, help="the checkout whose coordinator is measured")
     args = parser.parse_args()
     name = f"pentad_bench_offer_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(f"{PG}/postgres")
     await admin.execute(f'CREATE DATABASE "{name}"')
     dsn, url = f"{PG}/{name}", f"postgresql+asyncpg://{PG.split('://', 1)[1]}/{name}"
     try:
-        await asyncio.to_thread(migrate.upgrade, "dmo", url)
+        await asyncio.to_thread(subprocess.run, [sys.executable, "-c", f"from pentad import migrate; "
+                                                 f"migrate.upgrade('dmo', {url!r})"], cwd=args.code, check=True)
         segments = await fill(dsn, args)
         print(f"{args.concurrency} concurrent clients, {args.seconds:.0f} s each, default window (8 weeks), "
               f"first page (50 providers), {len(segments)} segments in turn; load average now "
-              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; coordinator from {args.code}")
         sql = report("same SQL straight (asyncpg)", *await straight_sql(dsn, segments, args))
-        for label, cache in (("offer, answer cache off", "0"), ("offer, answer cache 5 s", "5")):
+        runs = (("offer, answer cache off", "0", 0.0), ("offer, answer cache 5 s", "5", 0.0),
+                (f"offer, cache 5 s, {args.changes:g} changes/s", "5", args.changes))
+        for label, cache, changes in runs:
             port = free_port()
             env = {**os.environ, "PENTAD_SECRET": SECRET, "PENTAD_DATABASE_URL": url, "PENTAD_SERVICE": "dmo",
                    "PENTAD_PORT": str(port), "PENTAD_ACCESS_LOG": "false", "PENTAD_LOG_LEVEL": "warning",
                    "PENTAD_DMO_FEED_POLL_SECONDS": "0", "PENTAD_DB_POOL_SIZE": str(args.concurrency),
                    "PENTAD_DMO_OFFER_CACHE_SECONDS": cache}
-            proc = subprocess.Popen([sys.executable, "-m", "launcher.serve", "dmo"], env=env, cwd=ROOT)
+            proc = subprocess.Popen([sys.executable, "-m", "launcher.serve", "dmo"], env=env, cwd=args.code)
             try:
                 base = f"http://127.0.0.1:{port}"
                 await asyncio.to_thread(wait_up, f"{base}/health/live", 180)  # slow to start on a loaded machine
-                service = report(label, *await through_service(base, segments, args))
+                asked = through_service(base, segments, args)
+                service = report(label, *await (with_changes(dsn, changes, asked) if changes else asked))
             finally:
                 proc.terminate()
                 proc.wait(timeout=15)

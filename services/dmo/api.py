@@ -57,29 +57,31 @@ def _now() -> datetime:
                         "`currency` when asked); by name, `limit` a page (`next_cursor` for the next). "
                         "`explain=true` adds each provider left out and why. Read from the coordinator's read "
                         "model: `as_of` and `lag_seconds` say how current it is. " + _READERS)
-async def get_offer(segment: Segment, session: Session, settings: CurrentSettings, paging: Paging, request: Request,
-                    from_: Annotated[IsoDate | None, Query(alias="from")] = None, to: IsoDate | None = None,
-                    currency: Annotated[str | None, Query(examples=["GBP"])] = None,
+async def get_offer(segment_id: str, settings: CurrentSettings, paging: Paging, request: Request,
+                    _: CurrentCaller, from_: Annotated[IsoDate | None, Query(alias="from")] = None,
+                    to: IsoDate | None = None, currency: Annotated[str | None, Query(examples=["GBP"])] = None,
                     explain: bool = False) -> Response:
     now = _now()
     clock = offer.Clock(now, settings.stale_after_days)
-    window = offer.window_of(from_, to, clock.today)
-    target = currency_param(currency)
-    position = await offer.feed_position(session, now)
+    db = state_of(request)["db"]
+    # Sessions of its own, each given back at once: no request holds a connection while it
+    # waits for a computation that needs one (16 misses would take the pool of 16 and wait).
+    async with db.read_sessionmaker() as own:
+        position = await offer.feed_position(own, now)
     cache: AnswerCache[bytes] = state_of(request)["offer_cache"]  # type: ignore[typeddict-item]
-    key = (tuple(sorted(position["positions"].items())), segment.id, window, target, explain, paging.limit,
+    # The segment is part of the read model, so its position covers it: a hit reads the
+    # positions only (one statement, not two), and a miss looks the segment up (404 there).
+    key = (tuple(sorted(position["positions"].items())), segment_id, from_, to, currency, explain, paging.limit,
            paging.cursor, clock.today)
 
-    async def compute() -> bytes:  # validated and encoded once per read-model position, not per request
-        found = Offer.model_validate({**await offer.offer(session, segment, window=window, clock=clock,
-                                                          currency=target, explain=explain, paging=paging),
-                                      **position})
-        return found.model_dump_json(by_alias=True, exclude=_POSITION).encode()
+    async def compute() -> bytes:  # once per read-model position, not per request
+        async with db.read_sessionmaker() as own:  # its own session: a computation ahead outlives the request
+            segment = await offer.segment_or_raise(own, segment_id)
+            window, target = offer.window_of(from_, to, clock.today), currency_param(currency)
+            return offer.encode(await offer.offer(own, segment, window=window, clock=clock, currency=target,
+                                                  explain=explain, paging=paging))
 
     return Response(_with_position(position, await cache.get(key, compute)), media_type="application/json")
-
-
-_POSITION = set(Position.model_fields)
 
 
 def _with_position(position: dict[str, Any], body: bytes) -> bytes:

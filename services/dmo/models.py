@@ -65,6 +65,8 @@ class RmStakeholderLanguage(Base):
     """The languages a stakeholder speaks, one row each: the offer's language rule is an index probe."""
 
     __tablename__ = "rm_stakeholder_languages"
+    # The offer meets a segment's languages with its specialties from this side (migration dmo_0005).
+    __table_args__ = (sa.Index("ix_rm_stakeholder_languages_language_stakeholder_id", "language", "stakeholder_id"),)
 
     stakeholder_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     language: Mapped[str] = mapped_column(sa.String(2), primary_key=True)
@@ -74,6 +76,9 @@ class RmCapacity(Base):
     """Slots a provider posted for one specialty on one day, with when it was last confirmed."""
 
     __tablename__ = "rm_capacity"
+    # Week sums and fresh-capacity probes from the index alone on PostgreSQL (migration dmo_0005).
+    __table_args__ = (sa.Index("ix_rm_capacity_covering", "stakeholder_id", "specialty", "date",
+                               postgresql_include=["confirmed_at", "slots_available"]),)
 
     stakeholder_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     specialty: Mapped[str] = mapped_column(sa.String(50), primary_key=True)

@@ -8,18 +8,22 @@ gaps.py``: ``judge``, ``weeks_from``) to figures measured here, so the coordinat
 Development say the same thing about the same data.
 
 Each figure is a few indexed statements: the providers offering the segment's
-specialties (by ``rm_stakeholder_specialties``' primary key), their accreditations (by
-stakeholder), their capacity summed per week in SQL (by ``rm_capacity``'s primary key
-range), their packages; never a row per capacity day in Python.
+specialties (by ``rm_stakeholder_specialties``' primary key, met with the languages by
+``rm_stakeholder_languages``' language index), their accreditations (by stakeholder), their
+capacity summed per week in SQL (from ``rm_capacity``'s covering index alone), their
+packages (``packages.py``); never a row per capacity day in Python. An uncached offer is
+four statements (page, accreditations, weeks, packages with the FX table) and ~6 ms of
+Python, answers built as plain dicts and rows, no ORM object (``bench/offer.py``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -27,22 +31,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pentad.db import UTCDateTime, dialect_of
 from pentad.errors import FieldError, Invalid, NotFound
-from pentad.money import MissingRate, Unconvertible, convert, format_amount, parse_rate, to_cents, total
 from pentad.pagination import PageParams, decode_cursor, encode_cursor
 from services.development import gaps
 from services.development.schemas import Current, Gap
-from services.dmo import readmodel
+from services.dmo.binds import AMONG_SQL, ids_bind, ids_in
 from services.dmo.models import (
+    FeedCursor,
     RmAccreditation,
     RmCapacity,
-    RmFxTable,
-    RmPackage,
-    RmPackageStakeholder,
     RmSegment,
     RmStakeholder,
     RmStakeholderLanguage,
     RmStakeholderSpecialty,
 )
+from services.dmo.packages import priced_packages
+from services.dmo.schemas import Offer, Position
 from services.integration.schemas import PROVIDER_KINDS, iso_week
 from services.segmentation.client import SegmentRef, ThresholdRef
 
@@ -118,14 +121,16 @@ _WEEKLY = (
     "GROUP BY c.stakeholder_id, wk")
 
 
+@functools.cache  # one object per shape: SQLAlchemy's compiled cache then serves it (0.5 ms a call saved)
 def weekly_statement(dialect: str, *, among: bool = False) -> sa.TextClause:
     """``among``: only the stakeholders of the ``among`` list (the offer's page)."""
-    text = sa.text(_WEEKLY.format(week=_WEEK[dialect], among="AND ss.stakeholder_id IN :among " if among else ""))
+    among_sql = f"AND ss.stakeholder_id {AMONG_SQL[dialect]} " if among else ""
+    text = sa.text(_WEEKLY.format(week=_WEEK[dialect], among=among_sql))
     binds: list[sa.BindParameter[Any]] = [
         sa.bindparam("specialties", expanding=True), sa.bindparam("anchor", type_=sa.Date),
         sa.bindparam("from_", type_=sa.Date), sa.bindparam("to", type_=sa.Date),
         sa.bindparam("fresh_since", type_=UTCDateTime())]
-    return text.bindparams(*binds, *([sa.bindparam("among", expanding=True)] if among else []))
+    return text.bindparams(*binds, *([ids_bind("among", dialect)] if among else []))
 
 
 async def candidates(session: AsyncSession, specialties: Sequence[str]) -> list[Candidate]:
@@ -150,11 +155,16 @@ class Weeks:
     fresh: dict[str, dict[int, int]]  # stakeholder → week index → fresh slots
     stale: dict[str, int]  # stakeholder → stale slots in the window
 
-    def label(self, index: int) -> str:
-        return iso_week(self.anchor + timedelta(weeks=index))
+    # Each week's label and Monday, computed once per answer (a page asks ~450 times for ~9 weeks).
+    _weeks: dict[int, tuple[str, date]] = field(default_factory=dict)
 
-    def starts_on(self, index: int) -> date:
-        return self.anchor + timedelta(weeks=index)
+    def week(self, index: int) -> tuple[str, date]:
+        """Its ISO label and its Monday."""
+        found = self._weeks.get(index)
+        if found is None:
+            monday = self.anchor + timedelta(weeks=index)
+            found = self._weeks[index] = (iso_week(monday), monday)
+        return found
 
 
 async def weekly(session: AsyncSession, specialties: Sequence[str], *, from_: date, to: date, clock: Clock,
@@ -177,16 +187,55 @@ async def weekly(session: AsyncSession, specialties: Sequence[str], *, from_: da
     return Weeks(anchor, fresh, stale)
 
 
-async def accreditations(session: AsyncSession, stakeholder_ids: Sequence[str]) -> dict[str, list[RmAccreditation]]:
-    held: dict[str, list[RmAccreditation]] = {}
+@dataclass(frozen=True, slots=True)
+class Held:
+    """An accreditation as the offer reads it (``rm_accreditations``' columns, no ORM object)."""
+
+    id: str
+    stakeholder_id: str
+    scheme_id: str
+    scheme_code: str
+    state: str
+    expires_on: date
+
+
+_HELD = sa.select(*(RmAccreditation.__table__.c[f.name] for f in dataclasses.fields(Held)))
+
+
+@functools.cache
+def _held_by(dialect: str, *, counting: bool) -> sa.Select[Any]:
+    a = RmAccreditation
+    statement = _HELD.where(ids_in(a.stakeholder_id, "ids", dialect)).order_by(a.id)
+    return statement.where(a.state == "valid", a.expires_on >= sa.bindparam("today")) if counting else statement
+
+
+async def accreditations(session: AsyncSession, stakeholder_ids: Sequence[str], *,
+                         counting_on: date | None = None) -> dict[str, list[Held]]:
+    """Each stakeholder's accreditations by id; only those that count on ``counting_on`` when given."""
+    statement = _held_by(dialect_of(session), counting=counting_on is not None)
+    values = {} if counting_on is None else {"today": counting_on}
+    held: dict[str, list[Held]] = {}
     for start in range(0, len(stakeholder_ids), 1000):
-        for a in await session.scalars(sa.select(RmAccreditation).where(
-                RmAccreditation.stakeholder_id.in_(stakeholder_ids[start:start + 1000]))):
-            held.setdefault(a.stakeholder_id, []).append(a)
+        for row in await session.execute(statement, {"ids": stakeholder_ids[start:start + 1000], **values}):
+            found = Held(*row)
+            held.setdefault(found.stakeholder_id, []).append(found)
     return held
 
 
-def status_now(a: RmAccreditation, today: date, expiring_days: int = 90) -> str:
+class Dated(Protocol):
+    """An accreditation's decision and date: ``Held`` here, ``RmAccreditation`` in the reactions."""
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def expires_on(self) -> date: ...
+
+
+D = TypeVar("D", bound=Dated)
+
+
+def status_now(a: Dated, today: date, expiring_days: int = 90) -> str:
     """As Administration reads it (``lifecycle.accreditation_status``)."""
     if a.state != "valid":
         return a.state
@@ -195,7 +244,7 @@ def status_now(a: RmAccreditation, today: date, expiring_days: int = 90) -> str:
     return "expiring" if a.expires_on <= today + timedelta(days=expiring_days) else "valid"
 
 
-def counting(held: Sequence[RmAccreditation], today: date) -> list[RmAccreditation]:
+def counting(held: Sequence[D], today: date) -> list[D]:
     return [a for a in held if a.state == "valid" and a.expires_on >= today]
 
 
@@ -305,14 +354,14 @@ async def offer(session: AsyncSession, segment: RmSegment, *, window: Window, cl
     if segment.status == "retired":
         return {"segment_id": segment.id, "from": window.from_, "to": window.to, "currency": currency,
                 "providers": [], "next_cursor": None, "retired": True, "near_misses": [] if explain else None}
-    rows = (await session.execute(page_statement(segment, window=window, clock=clock, paging=paging))).all()
+    rows = (await session.execute(*page_statement(segment, window=window, clock=clock, paging=paging))).all()
     page, more = rows[:paging.limit], len(rows) > paging.limit
     ids = [r.id for r in page]
-    offers = await _specialties(session, ids, segment.specialties)
-    held = await accreditations(session, ids)
+    held = await accreditations(session, ids, counting_on=clock.today)
     supply = await weekly(session, segment.specialties, from_=window.from_, to=window.to, clock=clock, among=ids)
-    packages = await _packages(session, ids, segment.specialties, currency)
-    providers = [_provider(Candidate(r.id, r.name, r.kind, "active", _json(r.languages), offers.get(r.id, [])),
+    packages = await priced_packages(session, ids, segment.specialties, currency)
+    providers = [_provider(Candidate(r.id, r.name, r.kind, "active", _json(r.languages),
+                                     _offered(_json(r.specialties), segment.specialties)),
                            held.get(r.id, []), supply, packages.get(r.id, []), clock) for r in page]
     answer: dict[str, Any] = {"segment_id": segment.id, "from": window.from_, "to": window.to,
                               "currency": currency, "providers": providers, "retired": False,
@@ -322,39 +371,82 @@ async def offer(session: AsyncSession, segment: RmSegment, *, window: Window, cl
     return answer
 
 
+# The answer's fields in the order the ``Offer`` schema writes them, its position left out
+# (each request puts its own first).
+_ANSWER = tuple(f.alias or name for name, f in Offer.model_fields.items() if name not in Position.model_fields)
+
+
+def encode(answer: dict[str, Any]) -> bytes:
+    """The answer's JSON as ``Offer.model_validate(answer).model_dump_json(by_alias=True)`` writes
+    it, position left out, without validating again what was built here to its shape: that
+    took 1-2.6 ms a computed offer (~50 providers, ~450 weeks). A test holds the two equal."""
+    return orjson.dumps({key: answer.get(key) for key in _ANSWER})
+
+
 def page_statement(segment: RmSegment, *, window: Window, clock: Clock,
-                   paging: PageParams) -> sa.Select[str, str, str, list[str]]:
-    """The offer's providers, one page: the stakeholders walked by name (``ix_rm_stakeholders_name_id``),
-    each kept by index probes: it offers one of the segment's specialties, holds an
-    accreditation that counts today, has a fresh row with slots in the window for a specialty
-    it offers, speaks one of the segment's languages."""
-    s, ss, c = RmStakeholder, RmStakeholderSpecialty, RmCapacity
-    a, lang = RmAccreditation, RmStakeholderLanguage
-    conditions = [
-        s.status == "active", s.kind.in_(_PROVIDER_KINDS),
-        s.id.in_(sa.select(ss.stakeholder_id).where(ss.specialty.in_(segment.specialties))),
-        sa.exists().where(a.stakeholder_id == s.id, a.state == "valid", a.expires_on >= clock.today),
-        sa.select(sa.literal(1))
-        .select_from(sa.join(ss, c, sa.and_(c.stakeholder_id == ss.stakeholder_id, c.specialty == ss.specialty)))
-        .where(ss.stakeholder_id == s.id, ss.specialty.in_(segment.specialties), c.date >= window.from_,
-               c.date <= window.to, c.confirmed_at >= clock.fresh_since, c.slots_available > 0).exists()]
-    if segment.languages:
-        conditions.append(sa.exists().where(lang.stakeholder_id == s.id, lang.language.in_(segment.languages)))
+                   paging: PageParams) -> tuple[sa.Select[Any], dict[str, Any]]:
+    """The offer's providers, one page, by name: the statement and its values. Started from the
+    segment's specialties (``rm_stakeholder_specialties``' primary key: ~900 of 10,000
+    stakeholders at national scale) met with its languages, each kept if active and
+    accredited now, sorted; only then probed for a fresh row with slots in the window, so the
+    probes stop at the page's end (~60 instead of ~220; 10 -> ~4 ms, ``bench/offer.py``)."""
+    values: dict[str, Any] = {"specialties": segment.specialties, "languages": segment.languages,
+                              "today": clock.today, "from_": window.from_, "to": window.to,
+                              "fresh_since": clock.fresh_since, "limit": paging.limit + 1}
     if paging.cursor is not None:
-        name, sid = decode_cursor(paging.cursor, _PAGE_KEY)
+        values["after_name"], values["after_id"] = decode_cursor(paging.cursor, _PAGE_KEY)
+    return _page(languages=bool(segment.languages), after=paging.cursor is not None), values
+
+
+@functools.cache  # built once per shape: building and keying it cost ~1 ms an offer
+def _page(*, languages: bool, after: bool) -> sa.Select[Any]:
+    s, ss, a, lang = RmStakeholder, RmStakeholderSpecialty, RmAccreditation, RmStakeholderLanguage
+    specialties = _inline("specialties")
+    offering = sa.select(ss.stakeholder_id).where(ss.specialty.in_(specialties)).distinct().subquery()
+    conditions = [s.status == _inline("status", "active"), s.kind.in_(_inline("kinds", _PROVIDER_KINDS)),
+                  sa.exists().where(a.stakeholder_id == s.id, a.state == _inline("state", "valid"),
+                                    a.expires_on >= _inline("today"))]
+    if languages:
+        conditions.append(sa.exists().where(lang.stakeholder_id == s.id, lang.language.in_(_inline("languages"))))
+    if after:
+        name, sid = sa.bindparam("after_name", type_=sa.String), sa.bindparam("after_id", type_=sa.String)
         conditions.append(sa.or_(s.name > name, sa.and_(s.name == name, s.id > sid)))
-    return (sa.select(s.id, s.name, s.kind, s.languages).where(*conditions)
-            .order_by(s.name, s.id).limit(paging.limit + 1))
+    # ORDER BY keeps PostgreSQL from pulling the subquery up: the probes below run on its sorted rows.
+    kept = (sa.select(s.id, s.name, s.kind, s.languages, s.specialties)
+            .join_from(offering, s, s.id == offering.c.stakeholder_id).where(*conditions)
+            .order_by(s.name, s.id).subquery())
+    return (sa.select(kept).where(_fresh_capacity(kept.c.id, specialties))
+            .order_by(kept.c.name, kept.c.id).limit(sa.bindparam("limit", type_=sa.Integer)))
 
 
-async def _specialties(session: AsyncSession, ids: list[str], wanted: list[str]) -> dict[str, list[str]]:
-    offers: dict[str, list[str]] = {}
-    if ids:
-        for sid, specialty in await session.execute(sa.select(RmStakeholderSpecialty.stakeholder_id,
-                                                              RmStakeholderSpecialty.specialty).where(
-                RmStakeholderSpecialty.stakeholder_id.in_(ids), RmStakeholderSpecialty.specialty.in_(wanted))):
-            offers.setdefault(sid, []).append(specialty)
-    return {sid: sorted(found, key=wanted.index) for sid, found in offers.items()}
+_LISTS = frozenset({"specialties", "languages", "kinds"})
+
+
+def _inline(name: str, value: Any = None) -> sa.BindParameter[Any]:
+    """A value written into the statement's text rather than bound. asyncpg prepares each
+    statement; after five runs PostgreSQL plans it once for any values, and blind to which
+    specialties, languages and day it is, that plan hashes every accreditation (5.9 ms a
+    page against 3.3 ms planned for the values). Written in, each segment's page has its own
+    statement (a few dozen per connection, within asyncpg's cache of 100), planned for its
+    values. Only values from the read model and the clock's day, never a caller's text."""
+    return sa.bindparam(name, value, expanding=name in _LISTS, literal_execute=True)
+
+
+def _fresh_capacity(stakeholder_id: sa.ColumnElement[str], specialties: sa.BindParameter[Any]) -> sa.Exists:
+    """A row with slots in the window, confirmed within the staleness window, for one of
+    ``specialties`` the stakeholder offers."""
+    ss, c = RmStakeholderSpecialty, RmCapacity
+    return (sa.select(sa.literal(1))
+            .select_from(sa.join(ss, c, sa.and_(c.stakeholder_id == ss.stakeholder_id, c.specialty == ss.specialty)))
+            .where(ss.stakeholder_id == stakeholder_id, ss.specialty.in_(specialties),
+                   c.date >= sa.bindparam("from_"), c.date <= sa.bindparam("to"),
+                   c.confirmed_at >= sa.bindparam("fresh_since"), c.slots_available > 0).exists())
+
+
+def _offered(approved: list[str], wanted: list[str]) -> list[str]:
+    """The segment's specialties the stakeholder offers, in the segment's order (its
+    ``specialties`` column is what ``rm_stakeholder_specialties`` is written from)."""
+    return sorted(set(approved) & set(wanted), key=wanted.index)
 
 
 async def near_misses(session: AsyncSession, segment: RmSegment, *, window: Window, clock: Clock
@@ -370,7 +462,7 @@ async def near_misses(session: AsyncSession, segment: RmSegment, *, window: Wind
 _PAGE_KEY = (RmStakeholder.name, RmStakeholder.id)
 
 
-def _left_out(c: Candidate, segment: RmSegment, held: list[RmAccreditation], supply: Weeks,
+def _left_out(c: Candidate, segment: RmSegment, held: list[Held], supply: Weeks,
               clock: Clock) -> list[str] | None:
     reasons = []
     if c.status != "active":
@@ -388,73 +480,29 @@ def _left_out(c: Candidate, segment: RmSegment, held: list[RmAccreditation], sup
     return reasons or None
 
 
-def _provider(c: Candidate, held: list[RmAccreditation], supply: Weeks, packages: list[dict[str, Any]],
+def _provider(c: Candidate, held: list[Held], supply: Weeks, packages: list[dict[str, Any]],
               clock: Clock) -> dict[str, Any]:
-    weeks = supply.fresh.get(c.id, {})
+    weeks, today = supply.fresh.get(c.id, {}), clock.today
     return {"stakeholder_id": c.id, "name": c.name, "kind": c.kind, "specialties": c.specialties,
             "languages": c.languages,
             "accreditations": [{"id": a.id, "scheme_id": a.scheme_id, "scheme_code": a.scheme_code,
-                                "status": status_now(a, clock.today), "expires_on": a.expires_on}
-                               for a in counting(held, clock.today)],
-            "capacity": [{"week": supply.label(i), "starts_on": supply.starts_on(i), "fresh_slots": weeks[i]}
-                         for i in sorted(weeks)],
+                                "status": status_now(a, today), "expires_on": a.expires_on}
+                               for a in counting(held, today)],
+            "capacity": [{"week": label, "starts_on": monday, "fresh_slots": weeks[i]}
+                         for i in sorted(weeks) for label, monday in (supply.week(i),)],
             "packages": packages}
-
-
-async def _packages(session: AsyncSession, offered: list[str], specialties: list[str],
-                    currency: str | None) -> dict[str, list[dict[str, Any]]]:
-    if not offered:
-        return {}
-    rows = (await session.execute(
-        sa.select(RmPackageStakeholder.stakeholder_id, RmPackage)
-        .join(RmPackage, RmPackage.id == RmPackageStakeholder.package_id)
-        .where(RmPackageStakeholder.stakeholder_id.in_(offered), RmPackage.specialty.in_(specialties))
-        .order_by(RmPackage.name, RmPackage.id))).all()
-    fx = await session.get(RmFxTable, 1) if rows else None  # components may be priced in other currencies
-    by: dict[str, list[dict[str, Any]]] = {}
-    for sid, package in rows:
-        by.setdefault(sid, []).append({"id": package.id, "name": package.name, "specialty": package.specialty,
-                                       **prices(package, currency, fx)})
-    return by
-
-
-def prices(package: RmPackage, currency: str | None, fx: RmFxTable | None) -> dict[str, Any]:
-    """As Integration gives a package: ``total`` in its own currency, ``total_in`` the one asked
-    (null when none is), and the ``fx_rates`` either took (units per one ``fx_base``)."""
-    base = fx.base if fx else "EUR"
-    used: set[str] = set()
-    own = price(package, package.currency, fx, used)
-    asked = price(package, currency, fx, used) if currency else None
-    rates = fx.rates if fx else {}
-    return {"total": own, "total_in": asked, "fx_rates": {c: rates[c] for c in sorted(used) if c in rates},
-            "fx_base": base}
-
-
-def price(package: RmPackage, target: str, fx: RmFxTable | None, used: set[str] | None = None) -> dict[str, str]:
-    """The package's total in ``target``, as Integration computes it; the currencies whose
-    rates it took are added to ``used``."""
-    base = fx.base if fx else "EUR"
-    rates = {c: r for c, text in (fx.rates if fx else {}).items() if (r := parse_rate(text)) is not None}
-    try:
-        parts = [convert(Decimal(c["price"]["amount"]), source=c["price"]["currency"], target=target, base=base,
-                         rates=rates) for c in package.components]
-        sources = {c["price"]["currency"] for c in package.components} - {target}
-        if used is not None and sources:
-            used.update((sources | {target}) - {base})
-        amount = to_cents(total(parts, target), target)
-    except (MissingRate, Unconvertible):
-        raise Invalid(f"Package {package.id}'s total cannot be given in {target} with the FX table the "
-                      "coordinator holds.", errors=[FieldError(field="query.currency", value=target,
-                                                               message="no FX rate for this currency")]) from None
-    return {"amount": format_amount(amount), "currency": target}
 
 
 async def feed_position(session: AsyncSession, now: datetime) -> dict[str, Any]:
     """``as_of``: every pillar event committed before it is applied (the oldest feed's last
-    drain); ``lag_seconds``: how long ago that was; ``positions``: each feed's seq."""
-    rows = await readmodel.cursors(session)
+    drain); ``lag_seconds``: how long ago that was; ``positions``: each feed's seq. Every offer
+    asks it, cached or not: rows, not ORM objects."""
+    rows = (await session.execute(_CURSORS)).all()
     drained = [r.drained_at for r in rows]
     complete = len(rows) >= 3 and all(d is not None for d in drained)
     as_of = min(d for d in drained if d is not None) if complete else None
     return {"as_of": as_of, "lag_seconds": round((now - as_of).total_seconds(), 3) if as_of else None,
             "positions": {r.feed: r.seq for r in rows}}
+
+
+_CURSORS = sa.select(FeedCursor.feed, FeedCursor.seq, FeedCursor.drained_at).order_by(FeedCursor.feed)

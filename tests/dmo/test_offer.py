@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.dmo.schemas import Offer
 from tests.dmo.conftest import World
 from tests.dmo.helpers import cluster, get, publish_package, set_accreditation
 from tests.pillars import FAC, PROBLEM
@@ -30,6 +31,22 @@ async def test_the_offer_lists_accredited_providers_with_fresh_capacity_and_pack
         "fx_rates": {"GBP": "0.8500"}, "fx_base": "EUR"}
     assert offer["as_of"] is not None and offer["lag_seconds"] >= 0
     assert offer["near_misses"] is None
+
+
+async def test_the_offer_is_written_byte_for_byte_as_its_schema_writes_it(world: World) -> None:
+    """The coordinator encodes the answer it built without validating it again (``offer.encode``)."""
+    c = await cluster(world)
+    await publish_package(world, c)
+    async with world.client("integration") as integ:
+        rates = {"GBP": "0.8500", "USD": "1.0800"}
+        assert (await integ.put("/fx-rates", json={"base": "EUR", "rates": rates})).status_code == 200
+    await set_accreditation(world, c.accreditations[c.providers[1]], "revoked")
+    await world.catch_up()
+    async with world.client("dmo", FAC.caller) as fac:
+        for params in ({}, {"currency": "GBP", "explain": "true"}, {"limit": "1", "currency": "USD"}):
+            r = await fac.get(f"/segments/{c.segment['id']}/offer", params=params)
+            assert r.status_code == 200, r.text
+            assert Offer.model_validate_json(r.content).model_dump_json(by_alias=True).encode() == r.content
 
 
 async def test_a_revoked_provider_leaves_the_offer_and_explain_says_why(world: World) -> None:

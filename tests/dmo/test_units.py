@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from pentad.errors import Invalid
+from pentad.pagination import PageParams
 from services.dmo.cache import AnswerCache
-from services.dmo.models import RmAccreditation
-from services.dmo.offer import counting, status_now, window_of
+from services.dmo.models import RmAccreditation, RmSegment
+from services.dmo.offer import Clock as OfferClock
+from services.dmo.offer import counting, encode, offer, status_now, window_of
 from services.dmo.readmodel import state_of
+from services.dmo.schemas import Offer, Position
 
 TODAY = date(2026, 12, 2)
 
@@ -57,3 +60,82 @@ async def test_concurrent_misses_compute_once_and_ttl_zero_never_keeps() -> None
     assert await asyncio.gather(*(cache.get("k", compute) for _ in range(16))) == [1] * 16
     off: AnswerCache[int] = AnswerCache(ttl=0)
     assert [await off.get("k", compute) for _ in range(2)] == [2, 3]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_an_answer_still_asked_for_is_computed_again_ahead_while_it_is_given() -> None:
+    clock, release, calls = Clock(), asyncio.Event(), 0
+
+    async def compute() -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            await release.wait()
+        return calls
+
+    cache: AnswerCache[int] = AnswerCache(ttl=4, clock=clock, draw=lambda: 1.0)  # ahead from half its time
+    assert await cache.get("position 1", compute) == 1
+    clock.now = 1.9
+    assert await cache.get("position 1", compute) == 1 and calls == 1
+    clock.now = 2.0
+    assert await cache.get("position 1", compute) == 1  # given at once, computed again behind
+    await asyncio.sleep(0)
+    assert calls == 2 and await cache.get("position 1", compute) == 1  # one computation ahead, not two
+    release.set()
+    await cache.settled()
+    assert await cache.get("position 1", compute) == 2
+    assert await cache.get("position 2", compute) == 3  # never another position's answer
+
+
+async def test_an_answer_is_never_given_after_its_time() -> None:
+    clock, calls = Clock(), 0
+
+    async def compute() -> int:
+        nonlocal calls
+        calls += 1
+        return calls
+
+    cache: AnswerCache[int] = AnswerCache(ttl=4, clock=clock)
+    assert await cache.get("k", compute) == 1
+    clock.now = 4.01  # nobody asked in between: the request that finds it gone waits for the new one
+    assert await cache.get("k", compute) == 2
+
+
+async def test_a_failed_computation_ahead_keeps_the_answer_until_its_time() -> None:
+    clock, calls = Clock(), 0
+
+    async def compute() -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("the database went away")
+        return calls
+
+    cache: AnswerCache[int] = AnswerCache(ttl=4, clock=clock, draw=lambda: 1.0)
+    assert await cache.get("k", compute) == 1
+    clock.now = 2.5
+    assert await cache.get("k", compute) == 1
+    await cache.settled()
+    assert calls == 2 and await cache.get("k", compute) == 1  # kept; this request began another
+    await cache.settled()
+    assert await cache.get("k", compute) == 3
+
+
+@pytest.mark.parametrize("explain", [False, True])
+async def test_a_retired_segments_answer_is_written_as_its_schema_writes_it(explain: bool) -> None:
+    segment = RmSegment(id="seg_1", name="Knees", status="retired", specialties=["orthopaedics"], languages=["en"],
+                        min_accredited_providers=1, min_weekly_capacity=1)
+    answer = await offer(None, segment, window=window_of(None, None, TODAY),  # type: ignore[arg-type]
+                         clock=OfferClock(datetime(2026, 12, 2, tzinfo=UTC), 14), currency="GBP", explain=explain,
+                         paging=PageParams(limit=50, cursor=None))
+    position = {"as_of": None, "lag_seconds": None, "positions": {}}
+    schema = Offer.model_validate({**answer, **position}).model_dump_json(by_alias=True,
+                                                                          exclude=set(Position.model_fields))
+    assert encode(answer) == schema.encode()
