@@ -90,10 +90,12 @@ async def consume(state: State) -> None:
     while True:
         due = time.monotonic() - checked >= settings.dmo_recheck_seconds
         try:
-            applied = await turn(state["db"], pillars, hands, recheck=due)
+            await turn(state["db"], pillars, hands, recheck=due)
             checked = time.monotonic() if due else checked
             await _observe_lag(state["db"])
         except Exception:
             log.exception("consumer.turn_failed")
-            applied = 0
-        await asyncio.sleep(0 if applied else settings.dmo_feed_poll_seconds)
+        # Every feed was drained this turn (``feeds.drain`` pages through a backlog at once), so
+        # wait a poll even when events came: going round at once made a busy loop under steady
+        # writes (a page and a commit per few events), taking CPU from the offer's readers.
+        await asyncio.sleep(settings.dmo_feed_poll_seconds)
