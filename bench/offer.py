@@ -15,8 +15,12 @@ PostgreSQL has no visibility map yet and every index-only scan reads the heap to
 - the coordinator as a real process (``launcher.serve dmo``, its consumer off), three times:
   without its answer cache (every request runs the statements); with it (5 s) on a read
   model that does not change; and with it while the read model changes ``--changes`` times
-  a second (a writer moves a feed cursor's seq, as applying an event does: every cached
-  answer is then unusable, and the segments asked are computed again). Each is called
+  a second: a writer re-confirms one capacity day of a random provider-specialty and moves
+  the integration feed's cursor in one transaction, through the functions the consumer
+  applies ``capacity.updated`` with (``readmodel.put_capacity``, ``readmodel.move``: the
+  offer versions of that specialty are counted, ~2 of the 24 segments). A checkout whose
+  read model has no ``rm_offer_versions`` (``--code``, before dmo_0006) gets the same
+  change in SQL (its cache then drops every answer, as it would). Each is called
   directly with the gateway's signature as a facilitator: ``--concurrency`` clients in a
   closed loop, each ``GET /segments/{id}/offer`` (default window, first page) over the
   segments in turn, for ``--seconds``;
@@ -216,20 +220,49 @@ async def through_service(url: str, segments: list[str], args: argparse.Namespac
         return await closed_loop(args.concurrency, args.seconds, one)
 
 
-async def changing(dsn: str, per_second: float) -> None:
-    """The read model changing ``per_second`` times a second until cancelled: a feed cursor's
-    seq moved, as the consumer does in each transaction that applies events."""
+async def changing(dsn: str, url: str, per_second: float) -> None:
+    """The read model changing ``per_second`` times a second until cancelled (see the module's doc)."""
+    from pentad.db import Database, write_intent
+    from services.dmo import readmodel
+    from services.integration.schemas import CapacityRow
+
+    rnd = random.Random(11)
     conn = await asyncpg.connect(dsn)
+    offered = [tuple(r) for r in await conn.fetch("SELECT stakeholder_id, specialty FROM rm_stakeholder_specialties")]
+    versioned = await conn.fetchval("SELECT to_regclass('rm_offer_versions') IS NOT NULL")
+    db = Database.connect(url)
+    write_intent.set(True)
+    made = 0
     try:
         while True:
             await asyncio.sleep(1 / per_second)
-            await conn.execute("UPDATE feed_cursors SET seq = seq + 1 WHERE feed = 'integration'")
+            (sid, specialty), now = rnd.choice(offered), datetime.now(UTC)
+            day, slots = now.date() + timedelta(days=rnd.randrange(28)), rnd.randint(0, 6)
+            if not versioned:
+                async with conn.transaction():
+                    await conn.execute("UPDATE rm_capacity SET slots_available = $4, confirmed_at = $5 WHERE "
+                                       "stakeholder_id = $1 AND specialty = $2 AND date = $3",
+                                       sid, specialty, day, slots, now)
+                    await conn.execute("UPDATE feed_cursors SET seq = seq + 1, drained_at = $1 "
+                                       "WHERE feed = 'integration'", now)
+                made += 1
+                continue
+            async with db.sessionmaker() as session:
+                row = CapacityRow(specialty=specialty, date=day, slots_total=6, slots_available=slots,
+                                  confirmed_at=now, stale=False)
+                await readmodel.put_capacity(session, stakeholder_id=sid, rows=[row])
+                seq = await readmodel.position(session, "integration") + 1
+                await readmodel.move(session, feed="integration", seq=seq, drained_at=now)
+                await session.commit()
+            made += 1
     finally:
+        print(f"  the writer made {made} changes ({'counted in offer versions' if versioned else 'in SQL'})")
         await conn.close()
+        await db.dispose()
 
 
-async def with_changes(dsn: str, per_second: float, run: Awaitable[T]) -> T:
-    writer = asyncio.create_task(changing(dsn, per_second))
+async def with_changes(dsn: str, url: str, per_second: float, run: Awaitable[T]) -> T:
+    writer = asyncio.create_task(changing(dsn, url, per_second))
     try:
         return await run
     finally:
@@ -380,7 +413,7 @@ async def main() -> int:
                 base = f"http://127.0.0.1:{port}"
                 await asyncio.to_thread(wait_up, f"{base}/health/live", 180)  # slow to start on a loaded machine
                 asked = through_service(base, segments, args)
-                service = report(label, *await (with_changes(dsn, changes, asked) if changes else asked))
+                service = report(label, *await (with_changes(dsn, url, changes, asked) if changes else asked))
             finally:
                 proc.terminate()
                 proc.wait(timeout=15)

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     # re-checks every segment's readiness on the clock (expiry and staleness have no event).
     dmo_feed_poll_seconds: float = 1.0
     dmo_recheck_seconds: float = 60.0
-    # Coordinator: how long an offer answer is reused while the read model has not moved (0: never).
+    # Coordinator: how long an offer answer is reused while nothing it reads has changed (0: never).
     dmo_offer_cache_seconds: float = 5.0
     # Gateway only.
     # Redis shared by the gateway replicas: per-key rate limits and key revocations

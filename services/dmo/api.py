@@ -22,7 +22,7 @@ from pentad.state import state_of
 from services.administration.client import AdministrationClient
 from services.development.client import DevelopmentClient
 from services.development.gaps import METHOD
-from services.dmo import offer, reactions, scorecard, scorecard_snapshots, scorecard_sources
+from services.dmo import offer, reactions, scorecard, scorecard_snapshots, scorecard_sources, versions
 from services.dmo.cache import AnswerCache
 from services.dmo.feeds import Pillars
 from services.dmo.models import Reaction, RmSegment
@@ -67,14 +67,15 @@ async def get_offer(segment_id: str, settings: CurrentSettings, paging: Paging, 
     # Sessions of its own, each given back at once: no request holds a connection while it
     # waits for a computation that needs one (16 misses would take the pool of 16 and wait).
     async with db.read_sessionmaker() as own:
-        position = await offer.feed_position(own, now)
+        cursors, depends_on = await versions.keys_of(own, segment_id)
+    position = offer.position_of(cursors, now)
     cache: AnswerCache[bytes] = state_of(request)["offer_cache"]  # type: ignore[typeddict-item]
-    # The segment is part of the read model, so its position covers it: a hit reads the
-    # positions only (one statement, not two), and a miss looks the segment up (404 there).
-    key = (tuple(sorted(position["positions"].items())), segment_id, from_, to, currency, explain, paging.limit,
-           paging.cursor, clock.today)
+    # Keyed by the versions of what this segment's offer reads (its row, its specialties, the
+    # FX table): an event elsewhere leaves its answers usable. A hit is one statement (with
+    # the feed positions every answer carries); a miss looks the segment up (404 there).
+    key = (depends_on, segment_id, from_, to, currency, explain, paging.limit, paging.cursor, clock.today)
 
-    async def compute() -> bytes:  # once per read-model position, not per request
+    async def compute() -> bytes:  # once per version of what it reads, not per request
         async with db.read_sessionmaker() as own:  # its own session: a computation ahead outlives the request
             segment = await offer.segment_or_raise(own, segment_id)
             window, target = offer.window_of(from_, to, clock.today), currency_param(currency)

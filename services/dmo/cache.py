@@ -3,8 +3,9 @@
 Facilitators ask the same few offers over and over between two changes of the read model,
 and an offer is the costliest read here (every provider of the segment's specialties is
 checked to page them by name). An answer is given for ``dmo_offer_cache_seconds`` at most
-and only for the read model's position it was computed at: any event applied from any
-feed makes it unusable at once. The offer keeps its answers encoded (JSON bytes without the
+and only for the versions of what it read (``versions.py``: its segment, its specialties,
+the FX table): an event that changes one of them makes it unusable at once, an event
+elsewhere leaves it. The offer keeps its answers encoded (JSON bytes without the
 read model's position, which each request adds): a hit validates and encodes nothing. What
 the clock alone changes (an accreditation past its date, capacity going stale) is therefore
 at most that many seconds late. 0 turns it off.
@@ -13,13 +14,13 @@ An answer still asked for is computed again ahead of its end: the first request 
 random 50-100% of its time starts that computation in the background and is given the
 current answer, as are the others until the new one is there. So expiry alone makes no
 request wait (each that did was ~1% of requests at 16 clients and 24 segments, all of the
-p99: ``bench/offer.py``), and answers computed together (every segment after a change of
-position) are not all computed again in the same instant. An answer nobody asked for
-until its end is computed by the request that finds it gone, as a new position's is.
+p99: ``bench/offer.py``), and answers computed together (every segment after a rebuild)
+are not all computed again in the same instant. An answer nobody asked for until its end
+is computed by the request that finds it gone, as an answer of new versions is.
 
 Concurrent requests for an answer being computed wait for that one computation rather
 than each running the statements again (16 facilitators asking at the same moment a
-position changed would otherwise cost 16 offers). ``compute`` must not depend on the
+version changed would otherwise cost 16 offers). ``compute`` must not depend on the
 request that calls it (its own session): a computation ahead may outlive that request.
 """
 

@@ -130,6 +130,17 @@ class RmAccreditation(Base):
     expires_on: Mapped[date] = mapped_column(sa.Date)
 
 
+class RmOfferVersion(Base):
+    """How many times what offers read of one part of the read model changed (``versions.py``):
+    ``specialty:<code>``, ``segment:<id>``, ``fx``, ``all``. Counted in the transaction that
+    changed it; the offer's cache key holds the ones its segment depends on."""
+
+    __tablename__ = "rm_offer_versions"
+
+    key: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    version: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"))
+
+
 # -- the consumer's positions ----------------------------------------------------------------
 
 class FeedCursor(Base):

@@ -495,14 +495,18 @@ def _provider(c: Candidate, held: list[Held], supply: Weeks, packages: list[dict
 
 async def feed_position(session: AsyncSession, now: datetime) -> dict[str, Any]:
     """``as_of``: every pillar event committed before it is applied (the oldest feed's last
-    drain); ``lag_seconds``: how long ago that was; ``positions``: each feed's seq. Every offer
-    asks it, cached or not: rows, not ORM objects."""
-    rows = (await session.execute(_CURSORS)).all()
-    drained = [r.drained_at for r in rows]
-    complete = len(rows) >= 3 and all(d is not None for d in drained)
+    drain); ``lag_seconds``: how long ago that was; ``positions``: each feed's seq."""
+    return position_of([(r.feed, r.seq, r.drained_at) for r in (await session.execute(_CURSORS)).all()], now)
+
+
+def position_of(cursors: Sequence[tuple[str, int, datetime | None]], now: datetime) -> dict[str, Any]:
+    """The position from the feed cursors' rows (feed, seq, drained_at). Every offer asks it,
+    cached or not (``versions.keys_of`` reads them with the cache key): rows, not ORM objects."""
+    drained = [d for _, _, d in cursors]
+    complete = len(cursors) >= 3 and all(d is not None for d in drained)
     as_of = min(d for d in drained if d is not None) if complete else None
     return {"as_of": as_of, "lag_seconds": round((now - as_of).total_seconds(), 3) if as_of else None,
-            "positions": {r.feed: r.seq for r in rows}}
+            "positions": {feed: seq for feed, seq, _ in cursors}}
 
 
 _CURSORS = sa.select(FeedCursor.feed, FeedCursor.seq, FeedCursor.drained_at).order_by(FeedCursor.feed)

@@ -1,7 +1,8 @@
 """Writing the read model: each record put as a pillar states it now, so applying the same
 state twice changes nothing (the consumer's handlers are idempotent by construction).
 
-Service functions only flush; the consumer (``feeds.py``) and the rebuild commit.
+Service functions only flush; the consumer (``feeds.py``) and the rebuild commit. Each put
+counts its change against what offers it can change (``versions.py``), written with that commit.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pentad.db import dialect_of
 from services.administration.client import AccreditationRef
+from services.dmo import versions
 from services.dmo.models import (
     FeedCursor,
     RmAccreditation,
@@ -58,6 +60,7 @@ async def upsert(session: AsyncSession, model: type[Any], rows: Sequence[dict[st
 
 
 async def put_segment(session: AsyncSession, *, segment_id: str, segment: SegmentRef | None) -> None:
+    versions.bump(session, [versions.segment(segment_id)])
     if segment is None:  # gone from Segmentation: nothing to offer for it
         await session.execute(sa.delete(RmSegment).where(RmSegment.id == segment_id))
         return
@@ -68,8 +71,12 @@ async def put_segment(session: AsyncSession, *, segment_id: str, segment: Segmen
 
 
 async def put_stakeholder(session: AsyncSession, *, stakeholder_id: str, stakeholder: StakeholderRef | None) -> None:
-    for model in (RmStakeholderSpecialty, RmStakeholderLanguage):
-        await session.execute(sa.delete(model).where(model.stakeholder_id == stakeholder_id))
+    """Its name, status, kind and languages show in the offers of the specialties it had and has."""
+    ss = RmStakeholderSpecialty
+    had = await session.scalars(sa.delete(ss).where(ss.stakeholder_id == stakeholder_id).returning(ss.specialty))
+    versions.bump(session, map(versions.specialty, [*had, *(stakeholder.specialties if stakeholder else [])]))
+    lang = RmStakeholderLanguage
+    await session.execute(sa.delete(lang).where(lang.stakeholder_id == stakeholder_id))
     if stakeholder is None:
         await session.execute(sa.delete(RmStakeholder).where(RmStakeholder.id == stakeholder_id))
         return
@@ -86,6 +93,8 @@ async def put_stakeholder(session: AsyncSession, *, stakeholder_id: str, stakeho
 
 async def put_capacity(session: AsyncSession, *, stakeholder_id: str, rows: Iterable[CapacityRow]) -> None:
     """Rows as Integration holds them (capacity is upserted there, never deleted)."""
+    rows = list(rows)
+    versions.bump(session, {versions.specialty(r.specialty) for r in rows})
     await upsert(session, RmCapacity, [
         {"stakeholder_id": stakeholder_id, "specialty": r.specialty, "date": r.date,
          "slots_available": r.slots_available, "confirmed_at": r.confirmed_at} for r in rows],
@@ -94,6 +103,8 @@ async def put_capacity(session: AsyncSession, *, stakeholder_id: str, rows: Iter
 
 async def put_package(session: AsyncSession, *, package_id: str, package: PackageRef | None) -> None:
     """Only published packages are kept: a withdrawn one leaves the offer."""
+    had = await session.scalar(sa.select(RmPackage.specialty).where(RmPackage.id == package_id))
+    versions.bump(session, [versions.specialty(s) for s in (had, package and package.specialty) if s])
     await session.execute(sa.delete(RmPackageStakeholder).where(RmPackageStakeholder.package_id == package_id))
     if package is None or package.status != "published":
         await session.execute(sa.delete(RmPackage).where(RmPackage.id == package_id))
@@ -107,11 +118,19 @@ async def put_package(session: AsyncSession, *, package_id: str, package: Packag
 
 
 async def put_fx(session: AsyncSession, *, base: str, rates: dict[str, str]) -> None:
+    versions.bump(session, [versions.FX])
     await upsert(session, RmFxTable, [{"id": 1, "base": base, "rates": rates}], ["id"])
 
 
 async def put_accreditation(session: AsyncSession, *, accreditation_id: str, stakeholder_id: str, scheme_id: str,
                             scheme_code: str, status: str, expires_on: date) -> None:
+    """Shows in the offers of its stakeholder's specialties (and of the one it was held by
+    before, should Administration ever move it)."""
+    ss, a = RmStakeholderSpecialty, RmAccreditation
+    was = sa.select(a.stakeholder_id).where(a.id == accreditation_id).scalar_subquery()
+    specialties = await session.scalars(sa.select(ss.specialty).distinct().where(
+        sa.or_(ss.stakeholder_id == stakeholder_id, ss.stakeholder_id == was)))
+    versions.bump(session, map(versions.specialty, specialties))
     await upsert(session, RmAccreditation, [{
         "id": accreditation_id, "stakeholder_id": stakeholder_id, "scheme_id": scheme_id,
         "scheme_code": scheme_code, "state": state_of(status), "expires_on": expires_on}], ["id"])
@@ -119,6 +138,8 @@ async def put_accreditation(session: AsyncSession, *, accreditation_id: str, sta
 
 async def put_accreditations(session: AsyncSession, found: Sequence[AccreditationRef],
                              codes: dict[str, str]) -> None:
+    """In bulk (the rebuild's): counted against every offer."""
+    versions.bump(session, [versions.ALL])
     await upsert(session, RmAccreditation, [{
         "id": a.id, "stakeholder_id": a.stakeholder_id, "scheme_id": a.scheme_id,
         "scheme_code": codes.get(a.scheme_id, a.scheme_id), "state": state_of(a.status),
@@ -153,7 +174,9 @@ async def is_empty(session: AsyncSession) -> bool:
 
 
 async def clear(session: AsyncSession) -> None:
-    """Every read-model table and cursor emptied, before a rebuild puts them back."""
+    """Every read-model table and cursor emptied, before a rebuild puts them back: every offer
+    may change (a specialty the rebuild puts nothing back for included). The versions stay."""
+    versions.bump(session, [versions.ALL])
     for model in (RmSegment, RmStakeholder, RmStakeholderSpecialty, RmStakeholderLanguage, RmCapacity, RmPackage,
                   RmPackageStakeholder, RmFxTable, RmAccreditation, FeedCursor):
         await session.execute(sa.delete(model))
