@@ -33,6 +33,8 @@ from pentad.state import RequestState, State, state_of
 from pentad.sweeps import Sweep, run_forever
 from pentad.uow import UnitOfWork
 
+_FROZEN = False  # gc.freeze() done in this process (build_service_app's lifespan)
+
 
 @asynccontextmanager
 async def resources(settings: Settings, *, http_timeout: float | None = None) -> AsyncIterator[State]:
@@ -178,8 +180,11 @@ def build_service_app(settings: Settings, *, title: str, description: str,
                 # What startup built (modules, routes, schemas, mappers) lives as long as the
                 # process: frozen, the periodic full collections stop walking it. Each took
                 # 75-100 ms with every request waiting (the DMO offer's p99, bench/offer.py).
-                gc.collect()
-                gc.freeze()
+                global _FROZEN
+                if not _FROZEN:  # once a process (tests start many apps in one)
+                    gc.collect()
+                    gc.freeze()
+                    _FROZEN = True
                 yield full
 
     # No slash redirects: a redirect would name this service's own address, which only the

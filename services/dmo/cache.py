@@ -79,12 +79,25 @@ class AnswerCache(Generic[T]):
         entry = _Entry(made, made + self.ttl * (1 - self.jitter * self.draw()), future)
         self._entries[key] = entry
         self._entries.move_to_end(key)
-        while len(self._entries) > MAX_ENTRIES:
+        # Oldest first (each put goes to the end): answers past their end leave at once, not only
+        # when 1,024 entries pile up (an answer of old versions is never asked again).
+        while self._entries:
+            first = next(iter(self._entries.values()))
+            if len(self._entries) <= MAX_ENTRIES and not (first.future.done() and made - first.made > self.ttl):
+                break
             self._entries.popitem(last=False)
         return entry
 
     async def _compute(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+        """Computed in a task of its own: the request that started it may be cancelled (its
+        client gone) while others wait for the same answer; they still get it."""
         entry = self._put(key, self.clock(), asyncio.get_running_loop().create_future())
+        task = asyncio.create_task(self._fill(key, entry, compute))
+        self._renewals.add(task)
+        task.add_done_callback(self._renewals.discard)
+        return await asyncio.shield(entry.future)
+
+    async def _fill(self, key: Hashable, entry: _Entry[T], compute: Callable[[], Awaitable[T]]) -> None:
         try:
             entry.future.set_result(await compute())
         except BaseException as exc:  # the waiters see the same failure; the next request tries again
@@ -92,8 +105,8 @@ class AnswerCache(Generic[T]):
                 del self._entries[key]
             entry.future.set_exception(exc)
             entry.future.exception()  # retrieved: no "never retrieved" warning when nobody waited
-            raise
-        return entry.future.result()
+            if not isinstance(exc, Exception):
+                raise
 
     async def _renew(self, key: Hashable, old: _Entry[T], compute: Callable[[], Awaitable[T]]) -> None:
         began = self.clock()

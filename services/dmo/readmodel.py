@@ -124,16 +124,16 @@ async def put_fx(session: AsyncSession, *, base: str, rates: dict[str, str]) -> 
 
 async def put_accreditation(session: AsyncSession, *, accreditation_id: str, stakeholder_id: str, scheme_id: str,
                             scheme_code: str, status: str, expires_on: date) -> None:
-    """Shows in the offers of its stakeholder's specialties (and of the one it was held by
-    before, should Administration ever move it)."""
-    ss, a = RmStakeholderSpecialty, RmAccreditation
-    was = sa.select(a.stakeholder_id).where(a.id == accreditation_id).scalar_subquery()
-    specialties = await session.scalars(sa.select(ss.specialty).distinct().where(
-        sa.or_(ss.stakeholder_id == stakeholder_id, ss.stakeholder_id == was)))
-    versions.bump(session, map(versions.specialty, specialties))
+    """Counted against every offer (``versions.ALL``), not its stakeholder's specialties: those
+    come from Integration's feed, which another transaction may be applying at this moment
+    (another replica, a launch catching up). Read here before it commits, the specialties it is
+    adding would miss their count, and an offer computed between the two commits would stay
+    cached without this accreditation. Accreditations change a few times a year a provider:
+    every offer computed again for each costs nothing worth a lock across feeds."""
     await upsert(session, RmAccreditation, [{
         "id": accreditation_id, "stakeholder_id": stakeholder_id, "scheme_id": scheme_id,
         "scheme_code": scheme_code, "state": state_of(status), "expires_on": expires_on}], ["id"])
+    versions.bump(session, [versions.ALL])
 
 
 async def put_accreditations(session: AsyncSession, found: Sequence[AccreditationRef],

@@ -3,18 +3,23 @@
 An offer of a segment reads the segment's row, the providers of its specialties (their
 record, languages, accreditations, capacity rows of those specialties, packages of those
 specialties) and the FX table; nothing else the pillars feed. So each change is counted
-against what it can change: ``specialty:<code>`` for a provider's record, accreditations,
-capacity or package (every specialty it had or has: a change of specialties moves the
-provider between offers), ``segment:<id>`` for the segment, ``fx`` for the FX table, and
-``all`` for what may change any offer (a rebuild, a bulk put). The offer's cache key holds
+against what it can change: ``specialty:<code>`` for a provider's record, capacity or
+package (every specialty it had or has: a change of specialties moves the provider between
+offers), ``segment:<id>`` for the segment, ``fx`` for the FX table, and ``all`` for what may
+change any offer (an accreditation, whose holder's specialties come from another feed:
+``readmodel.put_accreditation``; a rebuild, a bulk put). Each count is made from what the
+applying transaction writes, never from another feed's rows. The offer's cache key holds
 the segment's own, its specialties' and ``fx`` and ``all`` (``keys_of``): an event changes
 the key of the segments it can change and of no other (``api.py``). Before, the key held
 every feed's position, so any event made every segment's answer unusable: the 24 segments
 of ``bench/offer.py`` were all computed again at once, twice a second, p99 ~150 ms.
 
-A write notes its keys (``bump``); they are written when its transaction commits, in the
-same transaction (a ``before_commit`` hook on the session; forgotten on rollback): no
-applying path can forget them, and a reader never sees a change without its count. Each key once a transaction,
+A write notes its keys (``bump``); they are written when its session next commits, in that
+transaction (a ``before_commit`` hook on the session): no applying path can forget them, and a
+reader never sees a change without its count. A rollback keeps them: counted at a later
+commit of the same session they only cost an offer computed again, where forgetting them
+could lose a count (a savepoint rolled back inside the transaction, the first statement's
+retry on a fresh connection: ``pentad.db``). Each key once a transaction,
 in order: one update a key for a page of events, and two replicas applying two feeds at
 once lock the rows they share in the same order (no deadlock). A version only grows; no
 row is ever deleted (a segment removed and made again must not find its old count).
@@ -54,7 +59,6 @@ def bump(session: AsyncSession, keys: Iterable[str]) -> None:
     if _PENDING not in info:
         info[_PENDING] = set()
         event.listen(session.sync_session, "before_commit", _write_pending)
-        event.listen(session.sync_session, "after_rollback", _forget_pending)
     info[_PENDING].update(keys)
 
 
@@ -67,11 +71,6 @@ def _write_pending(session: Session) -> None:
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stmt = insert(RmOfferVersion).values([{"key": k, "version": 1} for k in keys])
     session.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"version": RmOfferVersion.version + 1}))
-
-
-def _forget_pending(session: Session) -> None:
-    """The changes were rolled back: so are their counts (a savepoint's keeps them: one more is harmless)."""
-    session.info[_PENDING] = set()
 
 
 async def current(session: AsyncSession, keys: Iterable[str]) -> dict[str, int]:

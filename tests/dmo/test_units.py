@@ -128,6 +128,40 @@ async def test_a_failed_computation_ahead_keeps_the_answer_until_its_time() -> N
     assert await cache.get("k", compute) == 3
 
 
+async def test_a_computation_outlives_the_request_that_began_it_for_those_waiting() -> None:
+    release, calls = asyncio.Event(), 0
+
+    async def compute() -> int:
+        nonlocal calls
+        calls += 1
+        await release.wait()
+        return calls
+
+    cache: AnswerCache[int] = AnswerCache(ttl=60)
+    first = asyncio.create_task(cache.get("k", compute))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(cache.get("k", compute))
+    await asyncio.sleep(0)
+    first.cancel()  # its client went away
+    release.set()
+    assert await second == 1 and calls == 1
+    assert await cache.get("k", compute) == 1
+
+
+async def test_answers_past_their_time_leave_the_cache_as_others_come() -> None:
+    clock = Clock()
+
+    async def compute() -> int:
+        return 1
+
+    cache: AnswerCache[int] = AnswerCache(ttl=4, clock=clock)
+    for version in range(3):
+        await cache.get(("segment", version), compute)
+    clock.now = 4.5
+    await cache.get(("segment", 3), compute)
+    assert list(cache._entries) == [("segment", 3)]
+
+
 @pytest.mark.parametrize("explain", [False, True])
 async def test_a_retired_segments_answer_is_written_as_its_schema_writes_it(explain: bool) -> None:
     segment = RmSegment(id="seg_1", name="Knees", status="retired", specialties=["orthopaedics"], languages=["en"],
