@@ -74,16 +74,31 @@ def _json_loads(text: str | bytes) -> Any:
         return json.loads(text)
 
 
+def _json_dumps(value: Any) -> str:
+    """JSON columns (and so every outbox event's ``data``) written with orjson, not the stdlib
+    ``json.dumps`` SQLAlchemy defaults to (issue 13: each write's event went through
+    ``JSONEncoder``). The text is compact where the stdlib puts spaces; the values read back
+    the same. The stdlib still writes what orjson refuses (integers past 64 bits, keys that
+    are not strings) and anything where orjson wrote a ``null``, which may stand for a NaN or
+    infinity the stdlib writes (and PostgreSQL refuses) as such."""
+    try:
+        text = orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value)
+    return json.dumps(value) if b"null" in text else text.decode()
+
+
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 0, pool_timeout: float = 30.0,
                   echo: bool = False, schema: str | None = None, statement_timeout: float = 0.0) -> AsyncEngine:
     if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, json_deserializer=_json_loads)
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30},
+                                     json_serializer=_json_dumps, json_deserializer=_json_loads)
         _tune_sqlite(engine)
         return engine
     return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow,
                                pool_timeout=pool_timeout, pool_pre_ping=False, pool_recycle=1800,
                                connect_args={**_tls_args(url), **_server_settings(schema, statement_timeout)},
-                               json_deserializer=_json_loads)
+                               json_serializer=_json_dumps, json_deserializer=_json_loads)
 
 
 def _server_settings(schema: str | None, statement_timeout: float) -> dict[str, Any]:
