@@ -3,7 +3,8 @@
 SQLite (the embedded default) runs in WAL mode with foreign keys and a busy timeout, and
 a request that may write opens its transaction with ``BEGIN IMMEDIATE`` so two writers
 queue on the lock instead of failing on a stale read snapshot; a read opens a plain
-``BEGIN`` (a snapshot, no lock).
+``BEGIN`` (a snapshot, no lock). Each statement is one trip to aiosqlite's thread
+(``pentad.sqlite_driver``).
 
 PostgreSQL (issue 13: a read cost four round trips, pre-ping + BEGIN + query + ROLLBACK):
 
@@ -37,6 +38,8 @@ from sqlalchemy import DateTime, MetaData, TypeDecorator, event, make_url, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
+
+from pentad.sqlite_driver import OneTripDBAPI
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -91,7 +94,7 @@ def _json_dumps(value: Any) -> str:
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 0, pool_timeout: float = 30.0,
                   echo: bool = False, schema: str | None = None, statement_timeout: float = 0.0) -> AsyncEngine:
     if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30},
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, module=OneTripDBAPI(),
                                      json_serializer=_json_dumps, json_deserializer=_json_loads)
         _tune_sqlite(engine)
         return engine
