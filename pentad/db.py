@@ -3,7 +3,8 @@
 SQLite (the embedded default) runs in WAL mode with foreign keys and a busy timeout, and
 a request that may write opens its transaction with ``BEGIN IMMEDIATE`` so two writers
 queue on the lock instead of failing on a stale read snapshot; a read opens a plain
-``BEGIN`` (a snapshot, no lock).
+``BEGIN`` (a snapshot, no lock). Each statement is one trip to aiosqlite's thread
+(``pentad.sqlite_driver``).
 
 PostgreSQL (issue 13: a read cost four round trips, pre-ping + BEGIN + query + ROLLBACK):
 
@@ -37,6 +38,8 @@ from sqlalchemy import DateTime, MetaData, TypeDecorator, event, make_url, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
+
+from pentad.sqlite_driver import OneTripDBAPI
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -74,16 +77,31 @@ def _json_loads(text: str | bytes) -> Any:
         return json.loads(text)
 
 
+def _json_dumps(value: Any) -> str:
+    """JSON columns (and so every outbox event's ``data``) written with orjson, not the stdlib
+    ``json.dumps`` SQLAlchemy defaults to (issue 13: each write's event went through
+    ``JSONEncoder``). The text is compact where the stdlib puts spaces; the values read back
+    the same. The stdlib still writes what orjson refuses (integers past 64 bits, keys that
+    are not strings) and anything where orjson wrote a ``null``, which may stand for a NaN or
+    infinity the stdlib writes (and PostgreSQL refuses) as such."""
+    try:
+        text = orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value)
+    return json.dumps(value) if b"null" in text else text.decode()
+
+
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 0, pool_timeout: float = 30.0,
                   echo: bool = False, schema: str | None = None, statement_timeout: float = 0.0) -> AsyncEngine:
     if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, json_deserializer=_json_loads)
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, module=OneTripDBAPI(),
+                                     json_serializer=_json_dumps, json_deserializer=_json_loads)
         _tune_sqlite(engine)
         return engine
     return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow,
                                pool_timeout=pool_timeout, pool_pre_ping=False, pool_recycle=1800,
                                connect_args={**_tls_args(url), **_server_settings(schema, statement_timeout)},
-                               json_deserializer=_json_loads)
+                               json_serializer=_json_dumps, json_deserializer=_json_loads)
 
 
 def _server_settings(schema: str | None, statement_timeout: float) -> dict[str, Any]:

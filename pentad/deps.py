@@ -50,7 +50,10 @@ IfMatch = Annotated[str | None, Header(description="The ETag you read; a stale o
 def require(*roles: Role) -> Callable[..., Any]:
     allowed = frozenset(roles)
 
-    async def check(caller: CurrentCaller) -> Caller:
+    # Reads the caller itself rather than through ``CurrentCaller``: FastAPI resolves every
+    # sub-dependency on every request (inspecting it anew), and every write route has one of these.
+    async def check(request: Request) -> Caller:
+        caller = await _caller(request)
         if caller.role not in allowed:
             raise Forbidden(f"This needs one of the roles: {', '.join(sorted(allowed))}.")
         return caller

@@ -42,6 +42,8 @@ _PG_LOCK_AND_INSERT = outbox_events.insert().from_select(list(_COLUMNS), sa.sele
 ).select_from(sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("lock_key", type_=sa.BigInteger))
                         .label("locked")).subquery("outbox_lock")))
 
+_INSERT = outbox_events.insert()  # built once: its cache key is then computed once, not per write
+
 
 async def flush(session: AsyncSession, *, source: str) -> None:
     events = session.info.pop(_PENDING, None)
@@ -56,8 +58,8 @@ async def flush(session: AsyncSession, *, source: str) -> None:
         await session.execute(_PG_LOCK_AND_INSERT, {**rows[0], "lock_key": zlib.crc32(
             f"pentad.outbox:{source}".encode())})
         rows = rows[1:]
-    if rows:
-        await session.execute(outbox_events.insert(), rows)
+    if rows:  # one row as one execute: executemany's set-up is for many
+        await session.execute(_INSERT, rows if len(rows) > 1 else rows[0])
     for t, _, _ in events:  # written in the transaction about to commit (a failed commit is rare)
         OUTBOX_EVENTS.labels(t).inc()
 

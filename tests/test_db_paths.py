@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from fastapi import APIRouter
 from sqlalchemy.exc import DBAPIError
 
 from pentad import outbox
-from pentad.db import _json_loads, _tls_args, create_engine
+from pentad.db import _json_dumps, _json_loads, _tls_args, create_engine
 from pentad.deps import Session
 from pentad.service_app import build_service_app
 from pentad.uow import RETRIES
@@ -193,6 +194,16 @@ def test_json_columns_read_what_the_stdlib_wrote() -> None:
     assert _json_loads(f'{{"n": {big}}}') == {"n": big}  # past orjson's 64 bits
     assert _json_loads('[NaN]')[0] != _json_loads('[NaN]')[0]  # the stdlib writes NaN
 
+
+
+def test_json_columns_write_what_reads_back_the_same_and_the_stdlib_where_orjson_differs() -> None:
+    for value in ({"a": [1, "x"], "b": {"c": 1.5}}, ["é", "\u2028"], "x", 3):
+        assert json.loads(_json_dumps(value)) == value
+    assert _json_dumps({"a": [1, 2]}) == '{"a":[1,2]}'  # orjson's compact text
+    assert _json_dumps({"n": 2**70}) == json.dumps({"n": 2**70})  # past orjson's 64 bits
+    assert _json_dumps({1: "x"}) == json.dumps({1: "x"})  # a key that is not a string
+    # orjson writes NaN and infinity as null: the stdlib's text stands wherever a null is.
+    assert _json_dumps([float("nan"), None]) == json.dumps([float("nan"), None]) == "[NaN, null]"
 
 async def test_a_statement_past_the_statement_timeout_is_cancelled_on_postgresql() -> None:
     await pg_or_skip()
