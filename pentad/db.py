@@ -39,6 +39,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 
+from pentad import sqlite_driver
 from pentad.sqlite_driver import OneTripDBAPI
 
 NAMING_CONVENTION = {
@@ -94,7 +95,8 @@ def _json_dumps(value: Any) -> str:
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 0, pool_timeout: float = 30.0,
                   echo: bool = False, schema: str | None = None, statement_timeout: float = 0.0) -> AsyncEngine:
     if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, module=OneTripDBAPI(),
+        one_trip = {"module": OneTripDBAPI()} if sqlite_driver.fits() else {}
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, **one_trip,
                                      json_serializer=_json_dumps, json_deserializer=_json_loads)
         _tune_sqlite(engine)
         return engine

@@ -111,6 +111,17 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     _cursor_cls = OneTripCursor
 
 
+def fits() -> bool:
+    """Whether the installed SQLAlchemy and aiosqlite have the internals this cursor stands on
+    (checked with SQLAlchemy 2.1 and aiosqlite 0.22). When a release moves them, the kit takes
+    the stock adapter (``pentad.db``) rather than fail, and tests/test_sqlite_driver.py fails
+    so that someone looks."""
+    stock = AsyncAdapt_aiosqlite_connection
+    return (callable(getattr(aiosqlite.Connection, "_execute", None)) and hasattr(stock, "_handle_exception")
+            and hasattr(stock, "_cursor_cls") and hasattr(AsyncAdapt_aiosqlite_cursor, "_soft_closed_memoized")
+            and "_execute_mutex" in stock.__init__.__code__.co_names)
+
+
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
     """Give as ``module=`` to ``create_async_engine`` for a ``sqlite+aiosqlite`` URL."""
 
