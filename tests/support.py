@@ -135,11 +135,22 @@ def _bindable(port: int) -> bool:
     return True
 
 
+# Ports handed out in this process. A platform picks its services' ports before it starts any
+# of them, so a port still free when picked can be picked again for the next one: two draws of
+# 12,000 collided in a CI run (a module's fixture failed on "address already in use").
+_GIVEN: set[int] = set()
+
+
 def free_port_block(n: int = 1) -> int:
-    """The first of ``n`` consecutive free ports (``pentad up`` takes the gateway's and six more)."""
+    """The first of ``n`` consecutive free ports (``pentad up`` takes the gateway's and six more),
+    none handed out before in this process."""
+    if len(_GIVEN) > (_PORTS_TO - _PORTS_FROM) // 2:
+        _GIVEN.clear()  # those handed out long ago are closed again by now
     for _ in range(200):
         base = random.randrange(_PORTS_FROM, _PORTS_TO - n)
-        if all(_bindable(base + i) for i in range(n)):
+        block = range(base, base + n)
+        if not _GIVEN.intersection(block) and all(_bindable(p) for p in block):
+            _GIVEN.update(block)
             return base
     raise RuntimeError(f"no block of {n} free ports")
 
