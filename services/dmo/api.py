@@ -73,12 +73,13 @@ async def get_offer(segment_id: str, settings: CurrentSettings, paging: Paging, 
     # Keyed by the versions of what this segment's offer reads (its row, its specialties, the
     # FX table): an event elsewhere leaves its answers usable. A hit is one statement (with
     # the feed positions every answer carries); a miss looks the segment up (404 there).
-    key = (depends_on, segment_id, from_, to, currency, explain, paging.limit, paging.cursor, clock.today)
+    # The window and currency as the answer reads them (``gbp`` and ``GBP`` are one answer).
+    window, target = offer.window_of(from_, to, clock.today), currency_param(currency)
+    key = (depends_on, segment_id, window, target, explain, paging.limit, paging.cursor, clock.today)
 
     async def compute() -> bytes:  # once per version of what it reads, not per request
         async with db.read_sessionmaker() as own:  # its own session: a computation ahead outlives the request
             segment = await offer.segment_or_raise(own, segment_id)
-            window, target = offer.window_of(from_, to, clock.today), currency_param(currency)
             return offer.encode(await offer.offer(own, segment, window=window, clock=clock, currency=target,
                                                   explain=explain, paging=paging))
 

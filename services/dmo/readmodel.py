@@ -163,10 +163,6 @@ async def move(session: AsyncSession, *, feed: str, seq: int, drained_at: dateti
         index_elements=["feed"], set_={k: stmt.excluded[k] for k in row if k != "feed"}))
 
 
-async def cursors(session: AsyncSession) -> list[FeedCursor]:
-    return list((await session.scalars(sa.select(FeedCursor).order_by(FeedCursor.feed))).all())
-
-
 async def is_empty(session: AsyncSession) -> bool:
     """Nothing applied yet from any feed and no record: a rebuild from the APIs is due."""
     have = await session.scalar(sa.select(sa.func.count()).select_from(FeedCursor))
