@@ -78,7 +78,7 @@ def _json_loads(text: str | bytes) -> Any:
         return json.loads(text)
 
 
-def _json_dumps(value: Any) -> str:
+def json_dumps(value: Any) -> str:
     """JSON columns (and so every outbox event's ``data``) written with orjson, not the stdlib
     ``json.dumps`` SQLAlchemy defaults to (issue 13: each write's event went through
     ``JSONEncoder``). The text is compact where the stdlib puts spaces; the values read back
@@ -97,13 +97,13 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 0, pool_
     if is_sqlite(url):
         one_trip = {"module": OneTripDBAPI()} if sqlite_driver.fits() else {}
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, **one_trip,
-                                     json_serializer=_json_dumps, json_deserializer=_json_loads)
+                                     json_serializer=json_dumps, json_deserializer=_json_loads)
         _tune_sqlite(engine)
         return engine
     return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow,
                                pool_timeout=pool_timeout, pool_pre_ping=False, pool_recycle=1800,
                                connect_args={**_tls_args(url), **_server_settings(schema, statement_timeout)},
-                               json_serializer=_json_dumps, json_deserializer=_json_loads)
+                               json_serializer=json_dumps, json_deserializer=_json_loads)
 
 
 def _server_settings(schema: str | None, statement_timeout: float) -> dict[str, Any]:

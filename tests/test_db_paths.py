@@ -16,7 +16,7 @@ from fastapi import APIRouter
 from sqlalchemy.exc import DBAPIError
 
 from pentad import outbox
-from pentad.db import _json_dumps, _json_loads, _tls_args, create_engine
+from pentad.db import json_dumps, _json_loads, _tls_args, create_engine
 from pentad.deps import Session
 from pentad.service_app import build_service_app
 from pentad.uow import RETRIES
@@ -198,12 +198,12 @@ def test_json_columns_read_what_the_stdlib_wrote() -> None:
 
 def test_json_columns_write_what_reads_back_the_same_and_the_stdlib_where_orjson_differs() -> None:
     for value in ({"a": [1, "x"], "b": {"c": 1.5}}, ["é", "\u2028"], "x", 3):
-        assert json.loads(_json_dumps(value)) == value
-    assert _json_dumps({"a": [1, 2]}) == '{"a":[1,2]}'  # orjson's compact text
-    assert _json_dumps({"n": 2**70}) == json.dumps({"n": 2**70})  # past orjson's 64 bits
-    assert _json_dumps({1: "x"}) == json.dumps({1: "x"})  # a key that is not a string
+        assert json.loads(json_dumps(value)) == value
+    assert json_dumps({"a": [1, 2]}) == '{"a":[1,2]}'  # orjson's compact text
+    assert json_dumps({"n": 2**70}) == json.dumps({"n": 2**70})  # past orjson's 64 bits
+    assert json_dumps({1: "x"}) == json.dumps({1: "x"})  # a key that is not a string
     # orjson writes NaN and infinity as null: the stdlib's text stands wherever a null is.
-    assert _json_dumps([float("nan"), None]) == json.dumps([float("nan"), None]) == "[NaN, null]"
+    assert json_dumps([float("nan"), None]) == json.dumps([float("nan"), None]) == "[NaN, null]"
 
 async def test_a_statement_past_the_statement_timeout_is_cancelled_on_postgresql() -> None:
     await pg_or_skip()
