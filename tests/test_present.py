@@ -4,14 +4,17 @@ else the presentation depends on, is presented afresh; a write never takes a kep
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from pentad import present
 from pentad.db import write_intent
+from pentad.pagination import Page
 from tests.test_segmentation import create_segment
 
 
@@ -99,3 +102,58 @@ async def test_a_changed_segment_reads_changed_in_the_list_and_by_id(seg: httpx.
     assert r.json()["updated_at"] != segment["updated_at"]
     listed = {s["id"]: s for s in (await seg.get("/segments", params={"limit": 500})).json()["items"]}
     assert listed[segment["id"]] == r.json()
+
+
+# -- page_answer: a list's JSON from the kept items' JSON ------------------------------------------
+
+class Priced(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    amount: Decimal
+    at: datetime
+    kind: str = Field(alias="type")
+    note: str | None = None
+    parts: list[dict[str, Any]] = []
+
+
+def _priced(record: Record) -> Priced:
+    return present.presented(record, lambda: Priced(
+        id=record.id, amount=Decimal("1234.50") * record.version, at=datetime(2026, 11, 29, 12, 0, tzinfo=UTC),
+        type="pkg", note=None if record.version % 2 else "é \"quoted\" \u2028",
+        parts=[{"x": [1, 2.5, None]}]), model=Priced)
+
+
+def _fastapi_page(items: list[Priced], cursor: str | None) -> bytes:
+    """What FastAPI writes for ``response_model=Page[Priced]`` (fastapi.routing.serialize_response)."""
+    return TypeAdapter(Page[Priced]).dump_json(Page[Priced](items=items, next_cursor=cursor), by_alias=True)
+
+
+@pytest.mark.parametrize("cursor", [None, "cjM"])
+def test_a_page_answer_is_the_bytes_fastapi_writes_for_the_page(reads: None, cursor: str | None) -> None:
+    items = [_priced(Record(f"r{i}", i + 1, "")) for i in range(3)]
+    first = present.page_answer(Priced, items, cursor).body
+    assert first == _fastapi_page(items, cursor)
+    assert all(present._json[id(i)] is not None for i in items)  # kept: the next page joins them
+    again = present.page_answer(Priced, [_priced(Record(f"r{i}", i + 1, "")) for i in range(3)], cursor).body
+    assert again == first
+    assert present.page_answer(Priced, [], cursor).body == _fastapi_page([], cursor)
+
+
+def test_a_page_answer_of_items_not_kept_keeps_nothing(reads: None) -> None:
+    token = write_intent.set(True)  # a write presents afresh and keeps nothing
+    try:
+        items = [_priced(Record("w1", 1, ""))]
+    finally:
+        write_intent.reset(token)
+    assert present.page_answer(Priced, items, None).body == _fastapi_page(items, None)
+    assert present._json == {}
+
+
+def test_an_item_leaving_the_kept_takes_its_json_with_it(reads: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(present, "MAX_KEPT", 2)
+    items = [_priced(Record(f"r{i}", 1, "")) for i in range(2)]
+    present.page_answer(Priced, items, None)
+    _priced(Record("r9", 1, ""))  # r0 leaves
+    assert id(items[0]) not in present._json and present._json[id(items[1])] is not None
+    assert len(present._json) == len(present._kept) == 2

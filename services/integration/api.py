@@ -12,6 +12,7 @@ from pentad.codes import CountryCode, SpecialtyCode, currency_param
 from pentad.deps import CurrentCaller, CurrentSettings, Dates, IfMatch, RequireStaff, Session
 from pentad.etag import check_if_match, set_etag
 from pentad.pagination import Page, PageParams, Paging
+from pentad.present import page_answer
 from pentad.schemas import IsoDate
 from pentad.state import State, state_of
 from services.integration import capacity, packages, proposals, stakeholders, supply
@@ -274,12 +275,12 @@ async def create_package(package_in: PackageIn, session: Session, _: RequireStaf
 async def list_packages(session: Session, caller: CurrentCaller, paging: Paging,
                         specialty: KnownSpecialty, stakeholder_id: str | None = None,
                         status: PackageStatus | None = None,
-                        currency: AskedCurrency = None) -> Page[PackageOut]:
+                        currency: AskedCurrency = None) -> Response:
     target = currency_param(currency)
     rows, cursor = await packages.list_(session, caller=caller, paging=paging, specialty=specialty,
                                         stakeholder_id=stakeholder_id, status=status)
     table = await packages.fx_table(session)
-    return Page[PackageOut](items=[packages.present(p, table, target) for p in rows], next_cursor=cursor)
+    return page_answer(PackageOut, [packages.present(p, table, target) for p in rows], cursor)
 
 
 @router.get("/packages/{package_id}", response_model=PackageOut, tags=["packages"],

@@ -12,7 +12,7 @@ from pentad.codes import CountryCode, LanguageCode, SpecialtyCode
 from pentad.deps import CurrentCaller, IfMatch, RequireStaff, Session
 from pentad.etag import check_if_match, set_etag
 from pentad.pagination import Page, Paging
-from pentad.present import present
+from pentad.present import page_answer, present
 from services.integration.client import IntegrationClient
 from services.segmentation import service
 from services.segmentation.models import Segment
@@ -80,13 +80,13 @@ async def list_segments(
     payer_type: PayerType | None = None,
     language: Annotated[LanguageCode | None, Query(description="ISO 639-1")] = None,
     status: SegmentStatus = SegmentStatus.active,
-) -> Page[SegmentOut]:
+) -> Response:
     if specialty is not None:
         await service.check_specialty_filter(session, specialty)
     rows, cursor = await service.list_(
         session, paging=paging, family=family, status=status, specialty=specialty, market=market,
         payer_type=payer_type, language=language)
-    return Page[SegmentOut](items=[present(SegmentOut, r) for r in rows], next_cursor=cursor)
+    return page_answer(SegmentOut, [present(SegmentOut, r) for r in rows], cursor)
 
 
 @router.get("/segments/{segment_id}", response_model=SegmentOut, tags=["segments"], summary="One segment")
