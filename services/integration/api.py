@@ -42,7 +42,8 @@ from services.integration.schemas import (
 from services.segmentation.client import SegmentationClient, SpecialtyVocabulary
 
 router = APIRouter()
-Segmentation = Annotated[SegmentationClient, Depends(client_of(SegmentationClient))]
+segmentation_client = client_of(SegmentationClient)
+Segmentation = Annotated[SegmentationClient, Depends(segmentation_client)]
 
 
 class IntegrationState(State):
@@ -71,13 +72,14 @@ AskedCurrency = Annotated[str | None, Query(examples=["GBP"], description=(
     "Also give each total in this ISO 4217 currency (`total_in`, with the rates used in `fx_rates`)."))]
 
 
-async def _known_specialty(vocabulary: Vocabulary, segmentation: Segmentation,
-                           specialty: SpecialtyCode | None = None) -> str | None:
+async def _known_specialty(request: Request, specialty: SpecialtyCode | None = None) -> str | None:
     """A ``?specialty=`` filter checked like a specialty in a body: an unknown one is a 422
-    (with the closest code), not an empty list; unchecked while Segmentation cannot say."""
+    (with the closest code), not an empty list; unchecked while Segmentation cannot say.
+    The vocabulary and client are taken only when a filter is given, not as sub-dependencies
+    FastAPI would resolve on every list read (issue 13)."""
     if specialty is not None:
         try:
-            known = await _known(vocabulary, segmentation, [specialty])
+            known = await _known(await _vocabulary(request), await segmentation_client(request), [specialty])
         except UpstreamError:
             return specialty
         stakeholders.check_specialties([specialty], known, field="query.specialty", indexed=False)
