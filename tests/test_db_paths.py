@@ -16,7 +16,7 @@ from fastapi import APIRouter
 from sqlalchemy.exc import DBAPIError
 
 from pentad import outbox
-from pentad.db import json_dumps, _json_loads, _tls_args, create_engine
+from pentad.db import _json_loads, _tls_args, create_engine, json_dumps
 from pentad.deps import Session
 from pentad.service_app import build_service_app
 from pentad.uow import RETRIES
