@@ -96,10 +96,8 @@ async def update(session: AsyncSession, *, initiative: Initiative, patch: Initia
                 field="status_reason", message="required when cancelling")])
         if target == S.done:
             check_done(changes.get("milestones", initiative.milestones))
-        initiative.status, initiative.status_reason = target, changes.pop("status_reason", None)
-    for field, value in changes.items():
-        setattr(initiative, field, value)
-    await session.flush()
+        changes |= {"status": target, "status_reason": changes.pop("status_reason", None)}
+    await orm.update_columns(session, initiative, changes)
     if target != before:
         events.initiative_status_changed(session, initiative, from_=before)
     return initiative

@@ -200,10 +200,7 @@ async def update(session: AsyncSession, *, campaign: Campaign, patch: CampaignPa
     if "segment_ids" in changes:
         check_segments(changes["segment_ids"], segments)
     check_dates(changes.get("starts_on", campaign.starts_on), changes.get("ends_on", campaign.ends_on))
-    for field, value in changes.items():
-        setattr(campaign, field, value)
-    campaign.status, campaign.status_reason = target, reason
-    await session.flush()
+    await orm.update_columns(session, campaign, changes | {"status": target, "status_reason": reason})
     if target != before:
         events.campaign_status_changed(session, campaign, from_=before)
     return campaign

@@ -112,11 +112,12 @@ async def update(session: AsyncSession, *, segment: Segment, patch: SegmentPatch
     retiring = changes.get("status") == SegmentStatus.retired.value != segment.status
     if _TAGGED.keys() & changes.keys():
         await session.refresh(segment, attribute_names=["tags"])  # the old ones, to replace below
-    for field, value in changes.items():
-        setattr(segment, field, value)
-    if _TAGGED.keys() & changes.keys():
+        for field, value in changes.items():
+            setattr(segment, field, value)
         segment.tags = _tags({f: getattr(segment, f) for f in _TAGGED})
-    await session.flush()
+        await session.flush()
+    else:
+        await orm.update_columns(session, segment, changes)
     (events.segment_retired if retiring else events.segment_updated)(session, segment, sorted(changes))
     return segment
 
