@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation, localcontext
 from types import SimpleNamespace
@@ -183,3 +184,30 @@ def test_rates_are_bounded_at_write_time(rate: str, ok: bool) -> None:
 ])
 def test_amounts_are_shown_with_cents_however_large(value: Decimal, shown: str) -> None:
     assert money.format_amount(value) == shown
+
+
+
+_EDGES: dict[str, list[object]] = {
+    "specialty": ["orthopaedics", "cardiology", "oncology", "no_such", 5, None, ["orthopaedics"]],
+    "date": ["2026-06-02", "2026-05-31", "2028-05-31", "2028-06-01", "2026-05-30", "2026-02-30", "2026-W23-1",
+             20260602, None],
+    "slots_total": [0, 1, 5, 999_999, 1_000_000, 1_000_001, -1, True, 1.5, "5", None],
+    "slots_available": [0, 1, 3, 5, 1_000_000, 1_000_001, -1, False, 2.0, None],
+}
+_SHAPES: list[object] = ["a row", 4, None, [1, 2, 3, 4], "abcd", {}, {"specialty": "orthopaedics"},
+                         {**_row(), "extra": 1}, {k: v for k, v in _row().items() if k != "date"} | {"day": "x"}]
+
+
+def test_the_fast_path_for_good_rows_accepts_exactly_what_the_full_check_accepts() -> None:
+    """Every combination of each field's edge values, and rows of other shapes."""
+    earliest, latest = date(2026, 5, 31), date(2028, 5, 31)
+    rows = [dict(zip(_EDGES, values, strict=True)) for values in itertools.product(*_EDGES.values())] + _SHAPES
+    accepted = 0
+    for vocabulary in (VOCABULARY, None):
+        allowed = OFFERED if vocabulary is None else OFFERED & vocabulary
+        for raw in rows:
+            fast = capacity._good(raw, allowed, {}, earliest, latest)
+            full = capacity._check(raw, vocabulary, OFFERED, {}, earliest, latest)
+            assert fast == (full if isinstance(full, Row) else None), raw
+            accepted += fast is not None
+    assert accepted > 100  # the good combinations are there too
