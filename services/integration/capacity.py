@@ -1,12 +1,12 @@
-"""Capacity posted by provider systems: checked row by row, upserted in one statement.
+"""Capacity posted by provider systems: checked row by row, upserted as one batch.
 
 A batch of up to 10,000 rows is validated by hand rather than one pydantic model a row:
 it is the hot path of the provider feed, each bad row must be reported with its index
 and reason while the good ones still apply, and plain checks cost a few microseconds a
 row. The rows are applied in (specialty, date) order, so concurrent writers do not deadlock:
-on PostgreSQL a binary COPY into a temporary table and one ``INSERT ... SELECT ... ON
-CONFLICT`` that also counts inserts against updates (``xmax = 0``); on SQLite the driver's
-``executemany`` of one upsert.
+on PostgreSQL a binary COPY into a temporary table, the rows it re-confirms locked in that
+order, then one statement updating them and inserting the rest (see ``_PG_APPLY``); on
+SQLite the driver's ``executemany`` of one upsert.
 """
 
 from __future__ import annotations
@@ -170,24 +170,50 @@ async def upsert(session: AsyncSession, *, stakeholder: Stakeholder, rows: Seque
 
 
 # PostgreSQL: the batch is COPYed into a per-connection temporary table (binary COPY: the
-# cheapest way in, ~4x the unnest statement), then one INSERT ... SELECT applies it in
-# (specialty, date) order. The fixed order is what keeps two writers of overlapping rows
-# from deadlocking: both lock the rows they upsert in the same order, so one waits.
+# cheapest way in, ~4x the unnest statement), then applied in two statements:
+#
+# 1. the provider's rows the batch re-confirms are locked in (specialty, date) order (the
+#    locking clause applies after the ORDER BY). The fixed order is what keeps two writers of
+#    overlapping rows from deadlocking: both lock the rows they share in the same order.
+# 2. those rows are updated from the batch by a join, and only the batch's other rows are
+#    inserted, in the same order, with ON CONFLICT DO UPDATE for any a concurrent writer
+#    inserted meanwhile (so no row is ever dropped). An INSERT ... ON CONFLICT DO UPDATE of
+#    every row locked each existing row as it went, row by row: on 120 batches of 10,000 rows,
+#    four writers at a time, 150k rows/s against 223k for this (issue 13).
+#
+# Counts: inserted are the new rows (``xmax = 0``), updated everything else.
 _PG_STAGE = sa.text(
     "CREATE TEMPORARY TABLE IF NOT EXISTS capacity_in (specialty varchar(50) NOT NULL, date date NOT NULL, "
     "slots_total integer NOT NULL, slots_available integer NOT NULL) ON COMMIT DELETE ROWS")
 _PG_STAGE_COLUMNS = ("specialty", "date", "slots_total", "slots_available")
+_PG_LOCK = sa.text("""
+SELECT count(*) FROM (
+    SELECT 1 FROM capacity c JOIN capacity_in i ON c.specialty = i.specialty AND c.date = i.date
+    WHERE c.stakeholder_id = :stakeholder_id
+    ORDER BY c.specialty, c.date
+    FOR UPDATE OF c
+) AS locked
+""")
 _PG_APPLY = sa.text("""
-WITH up AS (
+WITH updated AS (
+    UPDATE capacity c
+    SET slots_total = i.slots_total, slots_available = i.slots_available, confirmed_at = :now
+    FROM capacity_in i
+    WHERE c.stakeholder_id = :stakeholder_id AND c.specialty = i.specialty AND c.date = i.date
+    RETURNING c.specialty, c.date
+), inserted AS (
     INSERT INTO capacity (stakeholder_id, specialty, date, slots_total, slots_available, confirmed_at)
-    SELECT :stakeholder_id, specialty, date, slots_total, slots_available, :now
-    FROM capacity_in ORDER BY specialty, date
+    SELECT :stakeholder_id, i.specialty, i.date, i.slots_total, i.slots_available, :now
+    FROM capacity_in i
+    WHERE NOT EXISTS (SELECT 1 FROM updated u WHERE u.specialty = i.specialty AND u.date = i.date)
+    ORDER BY i.specialty, i.date
     ON CONFLICT (stakeholder_id, specialty, date) DO UPDATE
     SET slots_total = EXCLUDED.slots_total, slots_available = EXCLUDED.slots_available,
         confirmed_at = EXCLUDED.confirmed_at
-    RETURNING (xmax = 0) AS inserted
+    RETURNING (xmax = 0) AS new
 )
-SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
+SELECT (SELECT count(*) FROM inserted WHERE new),
+       (SELECT count(*) FROM updated) + (SELECT count(*) FROM inserted WHERE NOT new)
 """)
 
 
@@ -207,6 +233,7 @@ async def _upsert_postgresql(session: AsyncSession, stakeholder_id: str, rows: l
     await session.execute(sa.text("DELETE FROM capacity_in"))  # empty (ON COMMIT), unless a batch came before
     conn = await _driver_connection(session)
     await conn.copy_records_to_table("capacity_in", columns=_PG_STAGE_COLUMNS, records=_in_order(rows))
+    await session.execute(_PG_LOCK, {"stakeholder_id": stakeholder_id})
     result = await session.execute(_PG_APPLY, {"stakeholder_id": stakeholder_id, "now": now})
     inserted, updated = result.one()
     return int(inserted), int(updated)

@@ -7,7 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
+import pytest
 import sqlalchemy as sa
 
 from pentad.db import create_engine
@@ -400,10 +402,47 @@ async def test_concurrent_writers_of_the_same_rows_never_deadlock_into_a_5xx(int
     sid = (await register(integ, specialties=SPREAD))["id"]
     rows = [row(s, day(d), 5, 2) for d in range(0, 700) for s in SPREAD][:1_398]
 
-    async def writer(batch: list[dict[str, Any]]) -> list[int]:
-        return [(await post_capacity(integ, sid, batch)).status_code for _ in range(5)]
+    async def writer(batch: list[dict[str, Any]]) -> list[httpx.Response]:
+        return [await post_capacity(integ, sid, batch) for _ in range(5)]
 
-    codes = await asyncio.gather(*(writer(rows if i % 2 else rows[::-1]) for i in range(6)))
-    assert [c for run in codes for c in run] == [200] * 30
+    answers = [r for run in await asyncio.gather(*(writer(rows if i % 2 else rows[::-1]) for i in range(6)))
+               for r in run]
+    assert [r.status_code for r in answers] == [200] * 30
+    # Every row applied by every batch, and inserted by exactly one of them (the others found it).
+    assert all(r.json()["inserted"] + r.json()["updated"] == len(rows) for r in answers)
+    assert sum(r.json()["inserted"] for r in answers) == len(rows)
     r = await integ.get(f"/stakeholders/{sid}/capacity", params={"limit": 1})
     assert r.json()["items"][0]["slots_available"] == 2
+
+
+async def test_a_row_another_writer_inserts_meanwhile_is_updated_not_dropped(pair: Pair,
+                                                                           integ: httpx.AsyncClient) -> None:
+    """PostgreSQL applies a batch as an UPDATE of the rows it saw and an INSERT of the rest; a
+    row another transaction inserts in between must still take this batch's values."""
+    url = pair.databases["integration"]
+    if not url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite has one writer at a time")
+    x = SPREAD[0]
+    sid = (await register(integ, specialties=[x]))["id"]
+    assert (await post_capacity(integ, sid, [row(x, day(1), 5, 1)])).json()["inserted"] == 1
+    other = await asyncpg.connect(url.replace("+asyncpg", ""))
+    try:
+        tx = other.transaction()
+        await tx.start()
+        await other.execute("INSERT INTO capacity (stakeholder_id, specialty, date, slots_total, slots_available, "
+                            "confirmed_at) VALUES ($1, $2, $3, 9, 9, now())", sid, x, date.fromisoformat(day(2)))
+        posting = asyncio.create_task(post_capacity(integ, sid, [row(x, day(1), 7, 2), row(x, day(2), 7, 3)]))
+        for _ in range(200):  # until the batch waits on the uncommitted row
+            waiting = await other.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                           "AND wait_event_type = 'Lock'")
+            if waiting or posting.done():
+                break
+            await asyncio.sleep(0.05)
+        assert waiting == 1 and not posting.done()
+        await tx.commit()
+        r = await posting
+    finally:
+        await other.close()
+    assert r.status_code == 200 and r.json() == {"inserted": 0, "updated": 2, "rejected": []}, r.text
+    got = {c["date"]: (c["slots_total"], c["slots_available"]) for c in await capacity_of(integ, sid)}
+    assert got == {day(1): (7, 2), day(2): (7, 3)}
