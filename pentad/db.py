@@ -168,6 +168,15 @@ class _RetryFirstStatement(Session):
             return super()._execute_internal(*args, **kw)
 
 
+def sent_outside_execute(session: AsyncSession) -> None:
+    """Say a statement goes to the database other than through ``Session.execute`` (e.g. the
+    driver's SQL on the session's connection): the next one is then never taken for the
+    transaction's first and run again alone on a fresh connection (``_RetryFirstStatement``)."""
+    sync = session.sync_session
+    if isinstance(sync, _RetryFirstStatement):
+        sync._first_done = True
+
+
 @dataclass
 class Database:
     """One per process, built in the lifespan and disposed there.

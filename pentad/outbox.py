@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pentad.db import Database, dialect_of, json_dumps
+from pentad.db import Database, dialect_of, json_dumps, sent_outside_execute
 from pentad.errors import FieldError, Invalid
 from pentad.ids import new_id
 from pentad.metrics import OUTBOX_EVENTS
@@ -60,6 +60,7 @@ async def flush(session: AsyncSession, *, source: str) -> None:
     if dialect_of(session) == "postgresql":
         first = rows.pop(0)
         conn = await session.connection()
+        sent_outside_execute(session)
         await conn.exec_driver_sql(_PG_LOCK_AND_INSERT, (
             first["id"], first["type"], source, first["subject"], now, json_dumps(first["data"]),
             zlib.crc32(f"pentad.outbox:{source}".encode())))

@@ -16,7 +16,7 @@ from fastapi import APIRouter
 from sqlalchemy.exc import DBAPIError
 
 from pentad import outbox
-from pentad.db import _json_loads, _tls_args, create_engine, json_dumps
+from pentad.db import Database, _json_loads, _tls_args, create_engine, json_dumps
 from pentad.deps import Session
 from pentad.service_app import build_service_app
 from pentad.uow import RETRIES
@@ -220,3 +220,23 @@ async def test_a_statement_past_the_statement_timeout_is_cancelled_on_postgresql
     finally:
         await limited.dispose()
         await unlimited.dispose()
+
+
+async def test_after_the_outbox_wrote_on_the_driver_a_dead_connection_is_never_retried_alone(app_url: str) -> None:
+    """The first event goes as the driver's SQL, outside ``Session.execute``: if the connection
+    dies after it, the next statement must fail the transaction, not run again alone on a fresh
+    connection (which would commit the later events without the first)."""
+    _pg_only(app_url)
+    db = Database.connect(app_url)
+    try:
+        async with db.sessionmaker() as session:
+            outbox.record(session, type="probe.first", subject="a", data={})
+            await outbox.flush(session, source="probe")  # the transaction's first statement
+            raw = (await (await session.connection()).get_raw_connection()).driver_connection
+            await _admin("SELECT pg_terminate_backend($1)", raw.get_server_pid())
+            with pytest.raises(DBAPIError):
+                await session.execute(sa.text("SELECT 1"))
+        async with db.engine.connect() as conn:
+            assert (await conn.execute(sa.text("SELECT count(*) FROM outbox_events"))).scalar() == 0
+    finally:
+        await db.dispose()
