@@ -70,10 +70,11 @@ def page_answer(model: type[BaseModel], items: Sequence[BaseModel], next_cursor:
     for item in items:
         if not isinstance(item, model):
             item = model.model_validate(item)
-        body = _json.get(id(item))
+        exact = type(item) is model  # kept JSON is the item's own model's; a subclass is written as ``model``
+        body = _json.get(id(item)) if exact else None
         if body is None:
-            body = serializer.to_json(item, by_alias=True)  # as the declared model, as the page would
-            if id(item) in _json and type(item) is model:
+            body = serializer.to_json(item, by_alias=True)
+            if exact and id(item) in _json:
                 _json[id(item)] = body
         parts.append(body)
     return Response(b'{"items":[' + b",".join(parts) + b'],"next_cursor":' + orjson.dumps(next_cursor) + b"}",

@@ -157,3 +157,17 @@ def test_an_item_leaving_the_kept_takes_its_json_with_it(reads: None, monkeypatc
     _priced(Record("r9", 1, ""))  # r0 leaves
     assert id(items[0]) not in present._json and present._json[id(items[1])] is not None
     assert len(present._json) == len(present._kept) == 2
+
+
+class PricedMore(Priced):
+    extra: str = "not in the page's model"
+
+
+def test_a_subclass_item_is_written_as_the_pages_model_even_when_its_json_was_kept(reads: None) -> None:
+    kept = present.presented(Record("s1", 1, ""), lambda: PricedMore(
+        id="s1", amount=Decimal(1), at=datetime(2026, 11, 29, tzinfo=UTC), type="pkg"), model=PricedMore)
+    own = present.page_answer(PricedMore, [kept], None).body  # keeps its JSON as a PricedMore
+    assert b"extra" in own and own == TypeAdapter(Page[PricedMore]).dump_json(
+        Page[PricedMore](items=[kept]), by_alias=True)
+    as_priced = present.page_answer(Priced, [kept], None).body
+    assert b"extra" not in as_priced and as_priced == _fastapi_page([kept], None)
