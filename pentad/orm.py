@@ -99,12 +99,18 @@ async def update_columns(session: AsyncSession, obj: Any, changes: dict[str, Any
 
     The ORM's unit of work cost ~200 us of a PATCH's CPU more (issue 13, bench/kit.py). A
     change to anything else than a plain column (a relationship, a column the table updates
-    itself), or an object already changed in memory, goes through the ORM as before."""
+    itself), an object already changed in memory or with expired values, goes through the ORM
+    as before."""
     mapper = sa.inspect(type(obj))
-    changed = {k: v for k, v in changes.items() if getattr(obj, k) != v}
-    columns = _plain_columns(mapper, changed)
-    # Changes already made on the object go with these, in one version step: the flush does that.
-    if columns is None or len(mapper.primary_key) != 1 or sa.inspect(obj).modified:
+    state = sa.inspect(obj)
+    if state.modified or state.expired_attributes & {"version", *changes}:
+        # Changes already made on the object go with these, in one version step; an expired
+        # value is loaded by the flush (reading it here would need IO outside the session).
+        changed, columns = changes, None
+    else:
+        changed = {k: v for k, v in changes.items() if getattr(obj, k) != v}
+        columns = _plain_columns(mapper, changed)
+    if columns is None or len(mapper.primary_key) != 1:
         for key, value in changed.items():
             setattr(obj, key, value)
         await session.flush()
