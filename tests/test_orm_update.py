@@ -94,3 +94,12 @@ async def test_an_object_already_changed_in_memory_is_written_in_one_version_ste
         assert segment.version == 2 and not session.dirty
     row = await _row(db)
     assert (row["name"], row["status"], row["version"]) == ("Gone", "retired", 2)
+
+
+async def test_an_object_with_expired_values_goes_through_the_flush(db: Database) -> None:
+    async with db.sessionmaker() as session, session.begin():
+        segment = await orm.get_or_raise(session, Segment, "seg_1", noun="segment")
+        session.expire(segment, ["name", "version"])  # reading them here would need IO: no MissingGreenlet
+        await orm.update_columns(session, segment, {"name": "Fresh"})
+    row = await _row(db)
+    assert (row["name"], row["version"]) == ("Fresh", 2)
