@@ -103,9 +103,9 @@ async def update_columns(session: AsyncSession, obj: Any, changes: dict[str, Any
     as before."""
     mapper = sa.inspect(type(obj))
     state = sa.inspect(obj)
-    if state.modified or state.expired_attributes & {"version", *changes}:
+    if state.modified or state.unloaded & {"version", *changes}:
         # Changes already made on the object go with these, in one version step; an expired
-        # value is loaded by the flush (reading it here would need IO outside the session).
+        # or unloaded value is loaded by the flush (reading it here would need IO outside the session).
         changed, columns = changes, None
     else:
         changed = {k: v for k, v in changes.items() if getattr(obj, k) != v}
