@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import contextvars
 import json
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import DateTime, MetaData, TypeDecorator, event, make_url, text
+from sqlalchemy import DateTime, MetaData, TypeDecorator, event, func, make_url, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
@@ -166,6 +167,26 @@ class _RetryFirstStatement(Session):
                 raise
             self.rollback()  # gives the invalidated connection back; the next checkout is fresh
             return super()._execute_internal(*args, **kw)
+
+
+def lock_key(name: str) -> int:
+    """The PostgreSQL advisory-lock key of ``name`` (its CRC-32): one keyspace for every lock
+    the platform takes, named ``<component>.<what>:<which>``."""
+    return zlib.crc32(name.encode())
+
+
+async def lock(session: AsyncSession, name: str) -> None:
+    """Hold ``name`` until the transaction ends, waiting for whoever holds it (PostgreSQL: a
+    transaction-level advisory lock; SQLite has one writer, so there is nothing to take)."""
+    if dialect_of(session) == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(lock_key(name))))
+
+
+async def try_lock(session: AsyncSession, name: str) -> bool:
+    """``lock`` if nobody holds ``name`` now; False, without waiting, if another transaction does."""
+    if dialect_of(session) != "postgresql":
+        return True
+    return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(lock_key(name)))))
 
 
 def sent_outside_execute(session: AsyncSession) -> None:

@@ -12,7 +12,6 @@ Whatever cannot be done is a ``SetupError`` whose one line says what to do.
 from __future__ import annotations
 
 import asyncio
-import zlib
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from pentad.components import named
+from pentad.db import lock_key
 from pentad.settings import SetupError
 
 log = structlog.get_logger("pentad.migrate")
@@ -81,7 +81,7 @@ async def _run_online(url: str, metadata: sa.MetaData, component: str, schema: s
 
 def _migrate(conn: Connection, metadata: sa.MetaData, component: str, schema: str | None) -> None:
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(zlib.crc32(f"migrate:{component}".encode()))))
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key(f"migrate:{component}"))))
         schema = _schema_to_use(conn, component, schema)
     else:
         schema = None

@@ -9,7 +9,6 @@ commit a lower ``seq`` after a consumer has read a higher one; SQLite has one wr
 
 from __future__ import annotations
 
-import zlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +16,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pentad.db import Database, dialect_of, json_dumps, sent_outside_execute
+from pentad.db import Database, dialect_of, json_dumps, lock_key, sent_outside_execute
 from pentad.errors import FieldError, Invalid
 from pentad.ids import new_id
 from pentad.metrics import OUTBOX_EVENTS
@@ -63,7 +62,7 @@ async def flush(session: AsyncSession, *, source: str) -> None:
         sent_outside_execute(session)
         await conn.exec_driver_sql(_PG_LOCK_AND_INSERT, (
             first["id"], first["type"], source, first["subject"], now, json_dumps(first["data"]),
-            zlib.crc32(f"pentad.outbox:{source}".encode())))
+            lock_key(f"pentad.outbox:{source}")))
     if rows:  # one row as one execute: executemany's set-up is for many
         await session.execute(_INSERT, rows if len(rows) > 1 else rows[0])
     for t, _, _ in events:  # written in the transaction about to commit (a failed commit is rare)

@@ -19,19 +19,17 @@ Every replica runs every sweep, so a sweep must act once however many passes ove
 from __future__ import annotations
 
 import asyncio
-import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 
-import sqlalchemy as sa
 import structlog
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pentad import outbox
-from pentad.db import Database, dialect_of, write_intent
+from pentad.db import Database, dialect_of, try_lock, write_intent
 from pentad.http import current_request_id, new_request_id
 from pentad.orm import utcnow
 from pentad.settings import Settings
@@ -62,11 +60,6 @@ async def first_time(session: AsyncSession, *, subject: str, event: str, on: dat
     return getattr(result, "rowcount", 0) == 1
 
 
-async def _try_lock(session: AsyncSession, name: str) -> bool:
-    key = zlib.crc32(f"pentad.sweep:{name}".encode())
-    return bool(await session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(key))))
-
-
 async def run_once(db: Database, sweep: Sweep, *, settings: Settings) -> int | None:
     """One pass in its own transaction: how many things it acted on, or None when another
     process's pass held the sweep (PostgreSQL)."""
@@ -75,7 +68,7 @@ async def run_once(db: Database, sweep: Sweep, *, settings: Settings) -> int | N
     request_id = current_request_id.set(f"sweep-{new_request_id()}")
     try:
         async with db.sessionmaker() as session:
-            if db.dialect == "postgresql" and not await _try_lock(session, f"{settings.service}:{sweep.name}"):
+            if not await try_lock(session, f"pentad.sweep:{settings.service}:{sweep.name}"):
                 await session.rollback()
                 return None
             done = await sweep.run(session, settings)

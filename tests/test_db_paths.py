@@ -16,7 +16,7 @@ from fastapi import APIRouter
 from sqlalchemy.exc import DBAPIError
 
 from pentad import outbox
-from pentad.db import Database, _json_loads, _tls_args, create_engine, json_dumps
+from pentad.db import Database, _json_loads, _tls_args, create_engine, json_dumps, lock, try_lock
 from pentad.deps import Session
 from pentad.service_app import build_service_app
 from pentad.uow import RETRIES
@@ -238,5 +238,22 @@ async def test_after_the_outbox_wrote_on_the_driver_a_dead_connection_is_never_r
                 await session.execute(sa.text("SELECT 1"))
         async with db.engine.connect() as conn:
             assert (await conn.execute(sa.text("SELECT count(*) FROM outbox_events"))).scalar() == 0
+    finally:
+        await db.dispose()
+
+
+async def test_a_named_lock_is_held_to_the_end_of_the_transaction_on_postgresql_and_free_on_sqlite(app_url: str
+                                                                                                  ) -> None:
+    db = Database.connect(app_url)
+    try:
+        async with db.sessionmaker() as first, db.sessionmaker() as second:
+            await lock(first, "tests.lock:a")
+            postgresql = app_url.startswith("postgresql")
+            # On SQLite the writer's own lock is the database's: nothing else to take.
+            assert await try_lock(second, "tests.lock:a") is not postgresql
+            assert await try_lock(second, "tests.lock:b")  # another name is another lock
+            await second.rollback()
+            await first.rollback()  # the end of the transaction lets it go
+            assert await try_lock(second, "tests.lock:a")
     finally:
         await db.dispose()

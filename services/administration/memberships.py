@@ -6,7 +6,6 @@ A stakeholder holds at most one membership (not cancelled) for any day. ``active
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Collection, Sequence
 from datetime import date
 from typing import Any
@@ -15,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pentad import orm, sweeps
-from pentad.db import dialect_of
+from pentad.db import lock
 from pentad.errors import Conflict, FieldError, Forbidden, Invalid
 from pentad.identity import Caller
 from pentad.ids import new_id
@@ -99,10 +98,7 @@ async def list_(session: AsyncSession, *, paging: PageParams, as_of: AsOf, stake
 
 async def _ensure_no_overlap(session: AsyncSession, *, stakeholder_id: str, start: date, end: date,
                              field: str, other_than: str | None = None) -> None:
-    if dialect_of(session) == "postgresql":
-        # Two requests for the same stakeholder check one at a time (SQLite has one writer).
-        key = zlib.crc32(f"administration.membership:{stakeholder_id}".encode())
-        await session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+    await lock(session, f"administration.membership:{stakeholder_id}")  # one check at a time a stakeholder
     clash = await session.scalar(sa.select(Membership.id).where(
         Membership.stakeholder_id == stakeholder_id, Membership.cancelled_at.is_(None),
         Membership.period_start <= end, Membership.period_end >= start, Membership.id != (other_than or "")))

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-import zlib
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 import structlog
 
 from pentad.client import UpstreamError
-from pentad.db import Database, write_intent
+from pentad.db import Database, try_lock, write_intent
 from pentad.settings import Settings
 from pentad.state import State
 from services.development.client import DevelopmentClient
@@ -64,8 +62,7 @@ async def recheck_all(db: Database, settings: Settings) -> None:
     token = write_intent.set(True)
     try:
         async with db.sessionmaker() as session:
-            if db.dialect == "postgresql" and not await session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(
-                    zlib.crc32(b"dmo.recheck")))):
+            if not await try_lock(session, "dmo.recheck"):
                 return
             await reactions.recheck_all(session, settings=settings)
             await session.commit()

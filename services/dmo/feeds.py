@@ -16,18 +16,16 @@ a time and a replica that lost the race drops its page. SQLite has one writer.
 from __future__ import annotations
 
 import asyncio
-import zlib
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
 import httpx
-import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pentad.db import Database, write_intent
+from pentad.db import Database, try_lock, write_intent
 from pentad.feed_reader import PAGE_SIZE, FeedReader
 from pentad.outbox import CloudEvent
 from pentad.settings import Settings
@@ -139,14 +137,9 @@ async def _apply_one(session: AsyncSession, event: CloudEvent, fetched: Fetched,
     # Anything else (specialties, proposals pending, memberships, complaints) is not in the read model.
 
 
-async def _try_lock(session: AsyncSession, name: str) -> bool:
-    key = zlib.crc32(f"dmo.feed:{name}".encode())
-    return bool(await session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(key))))
-
-
-async def lock(session: AsyncSession, name: str) -> None:
-    key = zlib.crc32(f"dmo.feed:{name}".encode())
-    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+def lock_name(feed: str) -> str:
+    """The lock a replica holds while it applies ``feed`` (``pentad.db.lock``)."""
+    return f"dmo.feed:{feed}"
 
 
 async def pass_once(db: Database, pillars: Pillars, feed: str, *, limit: int = PAGE_SIZE) -> tuple[int, bool]:
@@ -160,7 +153,7 @@ async def pass_once(db: Database, pillars: Pillars, feed: str, *, limit: int = P
     token = write_intent.set(True)
     try:
         async with db.sessionmaker() as session:
-            if db.dialect == "postgresql" and not await _try_lock(session, feed):
+            if not await try_lock(session, lock_name(feed)):
                 return 0, False  # another replica is applying this feed
             if await readmodel.position(session, feed) != after:
                 return 0, False  # moved meanwhile: this page is stale, read again

@@ -25,7 +25,6 @@ periodic re-check of every active segment (``recheck_all``, source ``clock``).
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,7 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pentad.client import UpstreamError
-from pentad.db import Database, dialect_of, write_intent
+from pentad.db import Database, dialect_of, try_lock, write_intent
 from pentad.ids import new_id
 from pentad.outbox import CloudEvent
 from pentad.settings import Settings
@@ -222,7 +221,7 @@ async def run_pending(db: Database, hands: Hands, *, limit: int = 50) -> int:
     token = write_intent.set(True)
     try:
         async with db.sessionmaker() as held:
-            if not await held.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(zlib.crc32(b"dmo.reactions")))):
+            if not await try_lock(held, "dmo.reactions"):
                 return 0  # another replica is at it; what it leaves pending is taken next turn
             return await _run_pending(db, hands, limit=limit)
     finally:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from pentad.db import Database, write_intent
+from pentad.db import Database, lock, write_intent
 from pentad.ids import new_id
 from services.dmo import reactions, readmodel
-from services.dmo.feeds import FEEDS, HORIZON_DAYS, Pillars, lock
+from services.dmo.feeds import FEEDS, HORIZON_DAYS, Pillars, lock_name
 from services.dmo.models import Rebuild as RebuildRecord
 from services.integration.schemas import PROVIDER_KINDS, CapacityRow
 
@@ -38,9 +38,8 @@ async def rebuild(db: Database, pillars: Pillars, *, reason: str, requested_by: 
     token = write_intent.set(True)
     try:
         async with db.sessionmaker() as session:
-            if db.dialect == "postgresql":
-                for feed in FEEDS:
-                    await lock(session, feed)
+            for feed in FEEDS:
+                await lock(session, lock_name(feed))
             await readmodel.clear(session)
             for segment in segments:
                 await readmodel.put_segment(session, segment_id=segment.id, segment=segment)

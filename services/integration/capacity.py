@@ -19,7 +19,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pentad.db import dialect_of
+from pentad.db import dialect_of, lock
 from pentad.errors import FieldError, Invalid
 from pentad.pagination import PageParams, paginate
 from services.integration import events
@@ -188,8 +188,6 @@ _PG_STAGE = sa.text(
     "CREATE TEMPORARY TABLE IF NOT EXISTS capacity_in (specialty varchar(50) NOT NULL, date date NOT NULL, "
     "slots_total integer NOT NULL, slots_available integer NOT NULL) ON COMMIT DELETE ROWS")
 _PG_STAGE_COLUMNS = ("specialty", "date", "slots_total", "slots_available")
-_PG_ONE_AT_A_TIME = sa.text(
-    "SELECT pg_advisory_xact_lock(hashtextextended('pentad.capacity:' || :stakeholder_id, 0))")
 _PG_APPLY = sa.text("""
 WITH updated AS (
     UPDATE capacity c
@@ -228,8 +226,8 @@ async def _upsert_postgresql(session: AsyncSession, stakeholder_id: str, rows: l
     await session.execute(_PG_STAGE)  # also begins the transaction the COPY joins
     await session.execute(sa.text("DELETE FROM capacity_in"))  # empty (ON COMMIT), unless a batch came before
     conn = await _driver_connection(session)
-    await conn.copy_records_to_table("capacity_in", columns=_PG_STAGE_COLUMNS, records=_in_order(rows))
-    await session.execute(_PG_ONE_AT_A_TIME, {"stakeholder_id": stakeholder_id})
+    await conn.copy_records_to_table("capacity_in", columns=_PG_STAGE_COLUMNS, records=rows)  # any order: see 1.
+    await lock(session, f"integration.capacity:{stakeholder_id}")
     result = await session.execute(_PG_APPLY, {"stakeholder_id": stakeholder_id, "now": now})
     inserted, updated = result.one()
     return int(inserted), int(updated)
